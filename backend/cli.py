@@ -1,0 +1,104 @@
+"""The `carnet` command: serve, migrate, referential check/list, and maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from backend import settings as settings_module
+from backend.domain.referentials import ReferentialError, Registry, check_files
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.db import migrate
+
+    settings = settings_module.from_env()
+    if not args.no_migrate:
+        asyncio.run(migrate(settings.database_url))
+    if args.demo:
+        from backend.demo import print_demo, seed_demo
+
+        accounts = asyncio.run(seed_demo(settings))
+        print_demo(settings, accounts, f"http://{args.host}:{args.port}/")
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
+                proxy_headers=True, server_header=False)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from backend.db import migrate
+
+    settings = settings_module.from_env()
+    asyncio.run(migrate(settings.database_url))
+    print(f"migrations applied to {redact(settings.database_url)}")
+    return 0
+
+
+def redact(url: str) -> str:
+    """Never print a database password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+
+
+def cmd_referential_check(args: argparse.Namespace) -> int:
+    faults = check_files([Path(p) for p in args.files])
+    for fault in faults:
+        print(fault)
+    if not faults:
+        print(f"{len(args.files)} file(s) OK")
+    return 1 if faults else 0
+
+
+def cmd_referential_list(args: argparse.Namespace) -> int:
+    from backend.app import load_registry
+
+    try:
+        registry: Registry = load_registry(settings_module.from_env())
+    except ReferentialError as exc:
+        for fault in exc.faults:
+            print(fault, file=sys.stderr)
+        return 1
+    for ref in registry.all():
+        print(f"{ref.code}\t{ref.version}\t{len(ref.blocks)} blocks\t{ref.title}\t{ref.source}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carnet", description="Carnet: CQP evidence and juries")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="seed the demo data (idempotent)")
+    serve.add_argument("--no-migrate", action="store_true",
+                       help="do not apply migrations before starting")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply migrations").set_defaults(func=cmd_migrate)
+
+    ref = sub.add_parser("referential", help="referential files").add_subparsers(
+        dest="action", required=True)
+    check = ref.add_parser("check", help="validate files; print file:line: message")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_referential_check)
+    ref.add_parser("list", help="list loaded referentials").set_defaults(
+        func=cmd_referential_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

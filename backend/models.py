@@ -1,0 +1,305 @@
+"""The data model (Tortoise ORM). Schema changes go through backend/migrations.
+
+Rules live in backend/domain: these classes only say what is stored. Names of
+choices are stable strings, because they travel in the API and the audit chain.
+
+A model docstring's first line becomes the table comment, and Tortoise's SQLite
+migration runner splits statements on semicolons: keep them out of docstrings.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+ORG_KINDS = ("branch", "company")
+ACCESS_ROUTES = ("afest", "continuing", "vae")
+AUTHOR_ROLES = ("tutor", "candidate", "admin")
+OBSERVATION_KINDS = ("observation", "reflection")
+RATINGS = ("met", "progressing", "not_met")
+COLLEGES = ("employer", "employee")
+OUTCOMES = ("validated", "not_validated")
+
+
+class Organisation(Model):
+    """The branch (certifier, CPNE secretariat) or a company enrolling candidates."""
+
+    id = fields.IntField(primary_key=True)
+    kind = fields.CharField(max_length=16)
+    name = fields.CharField(max_length=200)
+    siret = fields.CharField(max_length=14, null=True, unique=True)
+    branch = fields.ForeignKeyField(
+        "models.Organisation", related_name="companies", null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "organisation"
+
+
+class Person(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    full_name = fields.CharField(max_length=200)
+    password_hash = fields.CharField(max_length=200, null=True)
+    is_active = fields.BooleanField(default=True)
+    # Ends every session issued before it (logout everywhere, disabling).
+    sessions_valid_after = fields.DatetimeField(null=True)
+    # The person's own company, when they are an employee or an employer.
+    company = fields.ForeignKeyField(
+        "models.Organisation", related_name="people", null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "person"
+
+
+class AdminGrant(Model):
+    """Branch administration rights over an organisation (the branch)."""
+
+    id = fields.IntField(primary_key=True)
+    person = fields.ForeignKeyField("models.Person", related_name="admin_grants")
+    organisation = fields.ForeignKeyField("models.Organisation", related_name="admin_grants")
+    granted_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "admin_grant"
+        unique_together = (("person", "organisation"),)
+
+
+class LoginSession(Model):
+    """Server-side session: the cookie holds a random token, the table its hash."""
+
+    token_hash = fields.CharField(max_length=64, primary_key=True)
+    person = fields.ForeignKeyField("models.Person", related_name="sessions")
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    idle_seconds = fields.IntField()
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "login_session"
+
+
+class LoginThrottle(Model):
+    """Failed logins per account key (normalised email, known or not, so the
+    answer does not reveal which accounts exist)."""
+
+    key = fields.CharField(max_length=64, primary_key=True)
+    failures = fields.IntField(default=0)
+    window_started_at = fields.DatetimeField()
+
+    class Meta:
+        table = "login_throttle"
+
+
+class Invitation(Model):
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    email = fields.CharField(max_length=254)
+    full_name = fields.CharField(max_length=200)
+    role = fields.CharField(max_length=16)  # admin | tutor | candidate | jury
+    organisation = fields.ForeignKeyField(
+        "models.Organisation", related_name="invitations", null=True
+    )
+    invited_by = fields.ForeignKeyField("models.Person", related_name="invitations_sent")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    person = fields.ForeignKeyField(
+        "models.Person", related_name="invitations_accepted", null=True
+    )
+
+    class Meta:
+        table = "invitation"
+
+
+class Enrolment(Model):
+    """A candidate pinned to one referential version, in one company."""
+
+    id = fields.IntField(primary_key=True)
+    candidate = fields.ForeignKeyField("models.Person", related_name="enrolments")
+    company = fields.ForeignKeyField("models.Organisation", related_name="enrolments")
+    referential_code = fields.CharField(max_length=64)
+    referential_version = fields.CharField(max_length=32)
+    access_route = fields.CharField(max_length=16)
+    started_on = fields.DateField()
+    # Bumped by every write to the enrolment's evidence or decisions: the
+    # progress ETag is derived from it, so it changes exactly when they do.
+    revision = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "enrolment"
+        indexes = [Index(fields=("candidate_id",)), Index(fields=("company_id",))]
+
+
+class Tutorship(Model):
+    """A tutor designated on an enrolment (AFEST: designated beforehand)."""
+
+    id = fields.IntField(primary_key=True)
+    enrolment = fields.ForeignKeyField("models.Enrolment", related_name="tutorships")
+    tutor = fields.ForeignKeyField("models.Person", related_name="tutorships")
+    designated_on = fields.DateField()
+    ended_on = fields.DateField(null=True)
+
+    class Meta:
+        table = "tutorship"
+        unique_together = (("enrolment", "tutor"),)
+
+
+class HeldBlock(Model):
+    """A block capitalised from an earlier decision."""
+
+    id = fields.IntField(primary_key=True)
+    enrolment = fields.ForeignKeyField("models.Enrolment", related_name="held_blocks")
+    block_code = fields.CharField(max_length=32)
+    decided_on = fields.DateField()
+    referential_version = fields.CharField(max_length=32)
+
+    class Meta:
+        table = "held_block"
+        unique_together = (("enrolment", "block_code"),)
+
+
+class Observation(Model):
+    """One work situation (or one reflective phase), client-identified by UUID.
+
+    A correction is a new row that supersedes this one; rows are never edited."""
+
+    id = fields.UUIDField(primary_key=True)
+    enrolment = fields.ForeignKeyField("models.Enrolment", related_name="observations")
+    author = fields.ForeignKeyField("models.Person", related_name="observations")
+    author_role = fields.CharField(max_length=16)
+    kind = fields.CharField(max_length=16)
+    referential_version = fields.CharField(max_length=32)
+    observed_on = fields.DateField()
+    block_code = fields.CharField(max_length=32, null=True)  # reflections name their block
+    situation = fields.TextField()
+    place = fields.CharField(max_length=200, default="")
+    comment = fields.TextField(default="")
+    ratings = fields.JSONField(default=dict)  # {criterion_code: met|progressing|not_met}
+    photos = fields.JSONField(default=list)  # [{id, competency, evidence}]
+    content_sha256 = fields.CharField(max_length=64)  # canonical body, for idempotency
+    supersedes = fields.OneToOneField(
+        "models.Observation", related_name="superseded_by", null=True, on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "observation"
+        indexes = [Index(fields=("enrolment_id", "observed_on"))]
+
+
+class Photo(Model):
+    """A stored image: re-encoded without metadata, named by its hash."""
+
+    id = fields.UUIDField(primary_key=True)
+    enrolment = fields.ForeignKeyField("models.Enrolment", related_name="photo_set")
+    uploaded_by = fields.ForeignKeyField("models.Person", related_name="photos")
+    author_role = fields.CharField(max_length=16)
+    received_sha256 = fields.CharField(max_length=64)  # of the bytes the client sent
+    sha256 = fields.CharField(max_length=64)  # of the stored image
+    content_type = fields.CharField(max_length=32)
+    size = fields.IntField()
+    width = fields.IntField()
+    height = fields.IntField()
+    thumb_sha256 = fields.CharField(max_length=64)
+    thumb_size = fields.IntField()
+    captured_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "photo"
+        indexes = [Index(fields=("enrolment_id",))]
+
+
+class JurySession(Model):
+    id = fields.IntField(primary_key=True)
+    organisation = fields.ForeignKeyField("models.Organisation", related_name="jury_sessions")
+    held_on = fields.DateField()
+    place = fields.CharField(max_length=200)
+    status = fields.CharField(max_length=16, default="open")  # open | closed
+    closed_at = fields.DatetimeField(null=True)
+    closed_by = fields.ForeignKeyField("models.Person", related_name="closed_sessions", null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "jury_session"
+
+
+class JuryMember(Model):
+    id = fields.IntField(primary_key=True)
+    session = fields.ForeignKeyField("models.JurySession", related_name="members")
+    person = fields.ForeignKeyField("models.Person", related_name="jury_seats")
+    college = fields.CharField(max_length=16)
+    is_president = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "jury_member"
+        unique_together = (("session", "person"),)
+
+
+class Dossier(Model):
+    """A block submitted to a jury: a frozen manifest and its own hash."""
+
+    id = fields.IntField(primary_key=True)
+    enrolment = fields.ForeignKeyField("models.Enrolment", related_name="dossiers")
+    block_code = fields.CharField(max_length=32)
+    manifest = fields.JSONField()
+    manifest_sha256 = fields.CharField(max_length=64)
+    submitted_by = fields.ForeignKeyField("models.Person", related_name="dossiers_submitted")
+    submitted_at = fields.DatetimeField()
+    session = fields.ForeignKeyField("models.JurySession", related_name="dossiers", null=True)
+    review_of = fields.ForeignKeyField("models.Dossier", related_name="reviews", null=True)
+
+    class Meta:
+        table = "dossier"
+        indexes = [Index(fields=("enrolment_id", "block_code"))]
+
+
+class Decision(Model):
+    """One per dossier: the unique constraint settles concurrent attempts."""
+
+    id = fields.IntField(primary_key=True)
+    dossier = fields.OneToOneField("models.Dossier", related_name="decision")
+    outcome = fields.CharField(max_length=16)
+    reasons = fields.TextField(default="")
+    recommendations = fields.TextField(default="")
+    decided_by = fields.ForeignKeyField("models.Person", related_name="decisions")
+    decided_at = fields.DatetimeField()
+    manifest_sha256 = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "decision"
+
+
+class AuditEvent(Model):
+    """Append-only and hash-chained: each row's hash covers the previous hash."""
+
+    id = fields.BigIntField(primary_key=True)
+    at = fields.DatetimeField()
+    actor_id = fields.IntField(null=True)
+    action = fields.CharField(max_length=64)
+    subject = fields.CharField(max_length=100, default="")
+    payload = fields.JSONField(default=dict)
+    prev_hash = fields.CharField(max_length=64)
+    hash = fields.CharField(max_length=64, unique=True)
+
+    class Meta:
+        table = "audit_event"
+
+
+class AuditHead(Model):
+    """One row holding the chain's last hash. Writers lock it (FOR UPDATE on
+    PostgreSQL; SQLite serialises writers anyway) so the chain never forks."""
+
+    id = fields.IntField(primary_key=True)
+    last_hash = fields.CharField(max_length=64)
+    count = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "audit_head"

@@ -1,0 +1,56 @@
+"""Health, static files and the home page."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+from tortoise import connections
+
+from backend import resources
+from backend.access import PUBLIC, allow
+from backend.errors import ServiceUnavailable
+from backend.http import json_response
+
+FOREVER = "public, max-age=31536000, immutable"
+
+
+class HashedStaticFiles(StaticFiles):
+    """A URL carrying the file's current hash (`?v=`) is cached forever; any
+    other is revalidated, so a deploy never serves stale code under a new URL."""
+
+    def file_response(self, full_path, stat_result, scope: Scope, status_code: int = 200):
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        version = Request(scope).query_params.get("v")
+        relative = scope["path"].removeprefix(scope.get("root_path", "")).lstrip("/")
+        try:
+            current = resources.static_hash(relative.removeprefix("static/"))
+        except FileNotFoundError:
+            current = None
+        immutable = version is not None and version == current
+        response.headers["cache-control"] = FOREVER if immutable else "no-cache"
+        return response
+
+
+@allow(PUBLIC)
+async def health(request: Request) -> Response:
+    try:
+        await connections.get("default").execute_query("SELECT 1")
+    except Exception as exc:  # any driver error means the database is not usable
+        raise ServiceUnavailable("Base de données indisponible.", code="database_unavailable",
+                                 details=type(exc).__name__) from None
+    return json_response({"status": "ok", "database": "ok"})
+
+
+@allow(PUBLIC)
+async def home(request: Request) -> Response:
+    return request.app.state.templates.TemplateResponse(request, "home.html", {})
+
+
+routes = [
+    Route("/health", health, name="health"),
+    Route("/", home, name="home"),
+    Mount("/static", HashedStaticFiles(directory=resources.PWA_DIR), name="static"),
+]

@@ -1,0 +1,123 @@
+"""Settings: read from the environment in one place, into one frozen object.
+
+`create_app(settings)` receives it; tests build it directly. Every field is
+listed in README.md's settings table (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+# (environment variable, default, meaning) — the README table is checked against this.
+DOCUMENTED = {
+    "CARNET_DATABASE_URL": "sqlite://<data dir>/carnet.sqlite3",
+    "CARNET_DATA_DIR": "./carnet-data",
+    "CARNET_SECRET_KEY": "generated once into <data dir>/secret_key",
+    "CARNET_ASSESSMENTS_DIRS": "(none)",
+    "CARNET_MAX_UPLOAD_BYTES": "20000000",
+    "CARNET_MAX_IMAGE_PIXELS": "40000000",
+    "CARNET_SESSION_IDLE_HOURS": "12",
+    "CARNET_SESSION_MAX_DAYS": "7",
+    "CARNET_TUTOR_SESSION_DAYS": "30",
+    "CARNET_COOKIE_SECURE": "auto",
+    "CARNET_LOGIN_MAX_FAILURES": "5",
+    "CARNET_LOGIN_WINDOW_MINUTES": "15",
+    "CARNET_INVITATION_DAYS": "7",
+    "CARNET_SMTP_URL": "(none)",
+    "CARNET_MAIL_FROM": "carnet@localhost",
+    "CARNET_PUBLIC_URL": "(none)",
+    "CARNET_DEMO_PASSWORD": "carnet-demo",
+    "CARNET_JURY_RULE": "one-per-college",
+    "CARNET_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    data_dir: Path
+    secret_key: str
+    assessments_dirs: tuple[Path, ...] = ()
+    max_upload_bytes: int = 20_000_000
+    max_image_pixels: int = 40_000_000
+    session_idle_hours: int = 12
+    session_max_days: int = 7
+    tutor_session_days: int = 30
+    # "auto": Secure + __Host- prefix except for plain http on a loopback host
+    # (development); "always" refuses that exception; "never" is for tests only.
+    cookie_secure: str = "auto"
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    invitation_days: int = 7
+    smtp_url: str = ""
+    mail_from: str = "carnet@localhost"
+    public_url: str = ""
+    demo_password: str = "carnet-demo"
+    jury_rule: str = "one-per-college"
+    log_level: str = "INFO"
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
+    """Use the configured key, else one generated once and kept in the data folder,
+    so a zero-configuration demo keeps its sessions across restarts."""
+    if env.get("CARNET_SECRET_KEY"):
+        return env["CARNET_SECRET_KEY"]
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("CARNET_DATA_DIR") or "carnet-data").resolve()
+    dirs = tuple(Path(p) for p in env.get("CARNET_ASSESSMENTS_DIRS", "").split(os.pathsep) if p)
+    cookie = env.get("CARNET_COOKIE_SECURE", "auto")
+    if cookie not in ("auto", "always", "never"):
+        raise SystemExit(f"CARNET_COOKIE_SECURE must be auto, always or never, got {cookie!r}")
+    return Settings(
+        database_url=env.get("CARNET_DATABASE_URL") or f"sqlite://{data_dir / 'carnet.sqlite3'}",
+        data_dir=data_dir,
+        secret_key=_secret_key(env, data_dir),
+        assessments_dirs=dirs,
+        max_upload_bytes=_int(env, "CARNET_MAX_UPLOAD_BYTES", 20_000_000),
+        max_image_pixels=_int(env, "CARNET_MAX_IMAGE_PIXELS", 40_000_000),
+        session_idle_hours=_int(env, "CARNET_SESSION_IDLE_HOURS", 12),
+        session_max_days=_int(env, "CARNET_SESSION_MAX_DAYS", 7),
+        tutor_session_days=_int(env, "CARNET_TUTOR_SESSION_DAYS", 30),
+        cookie_secure=cookie,
+        login_max_failures=_int(env, "CARNET_LOGIN_MAX_FAILURES", 5),
+        login_window_minutes=_int(env, "CARNET_LOGIN_WINDOW_MINUTES", 15),
+        invitation_days=_int(env, "CARNET_INVITATION_DAYS", 7),
+        smtp_url=env.get("CARNET_SMTP_URL", ""),
+        mail_from=env.get("CARNET_MAIL_FROM", "carnet@localhost"),
+        public_url=env.get("CARNET_PUBLIC_URL", "").rstrip("/"),
+        demo_password=env.get("CARNET_DEMO_PASSWORD") or "carnet-demo",
+        jury_rule=env.get("CARNET_JURY_RULE", "one-per-college"),
+        log_level=env.get("CARNET_LOG_LEVEL", "INFO"),
+    )

@@ -1,0 +1,80 @@
+"""Fixtures: a fresh database per test (SQLite, and PostgreSQL when
+CARNET_TEST_DATABASE_URL is set), the app, and an HTTP client in-process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.context import tortoise_test_context
+
+from backend import audit
+from backend.app import create_app
+from backend.db import MODELS
+from backend.settings import Settings
+
+PG_URL = os.environ.get("CARNET_TEST_DATABASE_URL", "")
+IN_CI = bool(os.environ.get("CI"))
+
+
+def need(available: bool, what: str) -> None:
+    """In CI a missing PostgreSQL or Chromium is a failure, never a skip."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not available")
+    pytest.skip(f"{what} not available")
+
+
+def pg_test_url() -> str:
+    """A per-test database name pattern on the configured server (`{}` is filled in)."""
+    parts = urlsplit(PG_URL)
+    return urlunsplit(parts._replace(path="/carnet_t_{}"))
+
+
+def forget_compiled_queries() -> None:
+    """Tortoise caches each model's INSERT per connection *name*, not per dialect:
+    after a SQLite test, a PostgreSQL one would reuse `?` placeholders. One
+    process serves one database in production; tests switch, so they clear it."""
+    EXECUTOR_CACHE.clear()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(database_url="sqlite://:memory:", data_dir=tmp_path / "data",
+                    secret_key="test-secret-key", cookie_secure="auto")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db(request) -> AsyncIterator[str]:
+    if request.param == "postgres":
+        need(bool(PG_URL), "PostgreSQL (CARNET_TEST_DATABASE_URL)")
+        url = pg_test_url()
+    else:
+        url = "sqlite://:memory:"
+    forget_compiled_queries()
+    async with tortoise_test_context(MODELS, db_url=url) as ctx:
+        await audit.ensure_head()
+        yield request.param
+        if request.param == "postgres":
+            await ctx.connections.close_all(discard=False)
+            for conn in ctx.connections.all():
+                await conn.db_delete()
+
+
+@pytest.fixture
+async def app(settings, db):
+    application = create_app(settings, manage_orm=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
+        yield c

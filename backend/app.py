@@ -23,6 +23,7 @@ from backend.errors import CarnetError, MethodNotAllowed, NotFound
 from backend.http import json_response, wants_json
 from backend.i18n import translations
 from backend.middleware import CrossSiteGuard, SecurityHeaders
+from backend.pages import render
 from backend.routes import ROUTES
 from backend.settings import Settings
 
@@ -85,8 +86,11 @@ async def handle_error(request: Request, exc: CarnetError):
         headers["Retry-After"] = str(exc.retry_after)
     if wants_json(request):
         return json_response(exc.as_dict(), exc.status, headers)
-    return request.app.state.templates.TemplateResponse(
-        request, "error.html", {"error": exc}, status_code=exc.status, headers=headers)
+    try:
+        return await render(request, "error.html", {"error": exc}, exc.status, headers)
+    except Exception:  # the page must not fail because the session lookup did
+        return request.app.state.templates.TemplateResponse(
+            request, "error.html", {"error": exc}, status_code=exc.status, headers=headers)
 
 
 async def handle_http_exception(request: Request, exc: HTTPException):

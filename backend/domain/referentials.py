@@ -177,10 +177,9 @@ def check_files(paths: Iterable[Path | str]) -> list[Fault]:
 
 
 def packaged_assessments_dir() -> Path:
-    # A wheel carries the files inside the package (pyproject force-include); a checkout
-    # has them at the top of the repository.
-    packaged = Path(__file__).parents[1] / "_assessments"
-    return packaged if packaged.is_dir() else Path(__file__).parents[2] / "assessments"
+    from backend.resources import ASSESSMENTS_DIR
+
+    return ASSESSMENTS_DIR
 
 
 class Registry:

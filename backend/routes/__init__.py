@@ -1,5 +1,5 @@
 """Every route of the app, one module per area."""
 
-from backend.routes import referentials, system
+from backend.routes import enrolments, referentials, session, system
 
-ROUTES = [*system.routes, *referentials.routes]
+ROUTES = [*system.routes, *session.routes, *referentials.routes, *enrolments.routes]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -11,8 +11,10 @@ from tortoise import connections
 
 from backend import resources
 from backend.access import PUBLIC, allow
+from backend.auth import current_identity
 from backend.errors import ServiceUnavailable
 from backend.http import json_response
+from backend.pages import render
 
 FOREVER = "public, max-age=31536000, immutable"
 
@@ -44,9 +46,20 @@ async def health(request: Request) -> Response:
     return json_response({"status": "ok", "database": "ok"})
 
 
+# Where each role starts, in order of precedence for a person holding several.
+ROLE_HOMES = (("tutor", "/tutor"), ("candidate", "/candidate"), ("jury", "/jury"),
+              ("admin", "/admin"))
+
+
 @allow(PUBLIC)
 async def home(request: Request) -> Response:
-    return request.app.state.templates.TemplateResponse(request, "home.html", {})
+    identity = await current_identity(request)
+    if identity is not None:
+        roles = await identity.roles()
+        for role, path in ROLE_HOMES:
+            if role in roles:
+                return RedirectResponse(path, status_code=303)
+    return await render(request, "home.html")
 
 
 routes = [

@@ -192,6 +192,16 @@ def test_unknown_key_is_reported_with_its_line_at_any_level(old, new, expected):
     assert faults_of(text) == expected
 
 
+def test_a_key_that_is_not_a_name_is_reported_with_its_line():
+    text = broken("branch: Branche d'essai", "? [branch]\n: Branche d'essai")
+    assert faults_of(text) == [fault(5, "a key must be a name, got a list")]
+
+
+def test_two_documents_in_one_file_are_reported_at_the_second():
+    assert faults_of(VALID + "---\ncode: X\n") == [
+        fault(27, "invalid YAML: but found another document "
+                  "(expected a single document in the stream at line 1)")]
+
 def test_duplicate_key_is_reported_with_its_line():
     text = broken("        title: Relever les cotes\n",
                   "        title: Relever les cotes\n        title: Relever\n")
@@ -483,3 +493,4 @@ def test_check_files_reports_every_file_and_conflicts_between_files(tmp_path):
 
 def test_check_files_finds_nothing_wrong_in_the_packaged_files():
     assert check_files([packaged_assessments_dir()]) == []
+

@@ -26,6 +26,7 @@ from backend.middleware import CrossSiteGuard, SecurityHeaders
 from backend.pages import render
 from backend.routes import ROUTES
 from backend.settings import Settings
+from backend.storage import LocalPhotoStore
 
 log = logging.getLogger("carnet")
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        settings.photos_dir.mkdir(parents=True, exist_ok=True)
+        app.state.photo_store = LocalPhotoStore(settings.photos_dir)
         if not manage_orm:
             yield
             return

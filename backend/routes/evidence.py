@@ -1,0 +1,142 @@
+"""Photos and observations: the sync API of the PWA (DESIGN.md, sync protocol)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from backend.access import AUTHENTICATED, allow
+from backend.auth import Identity, current_identity, now
+from backend.domain import evidence
+from backend.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
+from backend.http import json_body, json_response
+from backend.models import Observation, Photo
+from backend.permissions import Relation, relation_to, require_photo_writer, require_writer
+from backend.storage import PhotoStore, parse_content_digest
+
+
+def photo_store(request: Request) -> PhotoStore:
+    return request.app.state.photo_store
+
+
+def path_uuid(request: Request) -> str:
+    value = evidence.parse_uuid(request.path_params["uuid"])
+    if value is None:
+        raise NotFound("Identifiant invalide.", code="invalid_uuid")
+    return value
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """Refuse an oversized body from its Content-Length, or as soon as the stream
+    passes the limit: never read it whole first."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise PayloadTooLarge(details={"limit": limit})
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(details={"limit": limit})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def enrolment_param(request: Request) -> int:
+    raw = request.query_params.get("enrolment", "")
+    if not raw.isdigit():
+        raise BadRequest("Paramètre « enrolment » manquant ou invalide.", code="enrolment_required")
+    return int(raw)
+
+
+@allow(AUTHENTICATED)
+async def put_photo(request: Request) -> Response:
+    photo_id = path_uuid(request)
+    identity = await current_identity(request)
+    relation = await relation_to(identity, enrolment_param(request))
+    role = require_photo_writer(relation)
+    settings = request.app.state.settings
+    data = await read_bounded(request, settings.max_upload_bytes)
+    # A header may legally be split over several lines: read them all.
+    declared = parse_content_digest(", ".join(request.headers.getlist("content-digest")) or None)
+    if declared is None:
+        raise ValidationFailed("En-tête Content-Digest (sha-256) requis.", code="digest_required")
+    stored = await evidence.put_photo(
+        photo_id=photo_id, enrolment=relation.enrolment, data=data, declared=declared,
+        author_id=identity.id, author_role=role, store=photo_store(request),
+        max_pixels=settings.max_image_pixels)
+    return json_response(stored.body, 201 if stored.created else 200)
+
+
+async def visible_photo(identity: Identity, photo_id: str) -> Photo:
+    photo = await Photo.get_or_none(id=photo_id)
+    if photo is None:
+        raise NotFound("Photo introuvable.", code="photo_not_found")
+    try:
+        await relation_to(identity, photo.enrolment_id)
+    except NotFound:
+        raise NotFound("Photo introuvable.", code="photo_not_found") from None
+    return photo
+
+
+@allow(AUTHENTICATED)
+async def get_photo(request: Request) -> Response:
+    photo = await visible_photo(await current_identity(request), path_uuid(request))
+    sha = photo.thumb_sha256 if request.query_params.get("size") == "thumb" else photo.sha256
+    etag = f'"{sha}"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=86400",
+               "X-Content-Type-Options": "nosniff"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    path = photo_store(request).path(sha)
+    return FileResponse(path, media_type=photo.content_type, headers=headers)
+
+
+async def writable_relation(identity: Identity, enrolment_id) -> Relation:
+    if not isinstance(enrolment_id, int) or isinstance(enrolment_id, bool):
+        raise ValidationFailed("« enrolment » doit être un identifiant de parcours.",
+                               code="invalid_observation", details={"enrolment": "entier"})
+    return await relation_to(identity, enrolment_id)
+
+
+@allow(AUTHENTICATED)
+async def put_observation(request: Request) -> Response:
+    observation_id = path_uuid(request)
+    identity = await current_identity(request)
+    body = await json_body(request)
+    relation = await writable_relation(identity, body.get("enrolment"))
+    kind = body.get("kind", "observation")
+    role = require_writer(relation, kind)
+    enrolment = relation.enrolment
+    ref = request.app.state.registry.get(enrolment.referential_code,
+                                         enrolment.referential_version)
+    data = evidence.parse_observation(body, ref=ref, started_on=enrolment.started_on,
+                                      today=evidence.today_in_france(now(request)),
+                                      enrolment_id=enrolment.id)
+    stored = await evidence.put_observation(observation_id=observation_id, data=data, ref=ref,
+                                            author_id=identity.id, author_role=role)
+    return json_response(stored.body, 201 if stored.created else 200)
+
+
+@allow(AUTHENTICATED)
+async def get_observation(request: Request) -> Response:
+    identity = await current_identity(request)
+    observation = await Observation.get_or_none(id=path_uuid(request))
+    if observation is None:
+        raise NotFound("Observation introuvable.", code="observation_not_found")
+    try:
+        await relation_to(identity, observation.enrolment_id)
+    except NotFound:
+        raise NotFound("Observation introuvable.", code="observation_not_found") from None
+    missing = await evidence.missing_photos(observation.photos, observation.enrolment_id)
+    return json_response(evidence.observation_json(observation, missing))
+
+
+routes = [
+    Route("/api/v1/photos/{uuid}", put_photo, methods=["PUT"], name="api_put_photo"),
+    Route("/api/v1/photos/{uuid}", get_photo, methods=["GET"], name="api_photo"),
+    Route("/api/v1/observations/{uuid}", put_observation, methods=["PUT"],
+          name="api_put_observation"),
+    Route("/api/v1/observations/{uuid}", get_observation, methods=["GET"],
+          name="api_observation"),
+]

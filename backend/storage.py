@@ -1,0 +1,459 @@
+"""Photo files: the one module that touches Pillow and the photo folder.
+
+`ingest_image` turns untrusted upload bytes into a clean JPEG and a thumbnail
+(pure bytes in, bytes out, CPU-bound: call it in a worker thread).
+`PhotoStore` keeps files named by their sha256; `LocalPhotoStore` is the default,
+an S3-compatible store can implement the same interface.
+
+Stable error codes raised here (a contract with the PWA, never rename one):
+- `unsupported_image_type` (415): not JPEG, PNG, WebP (or HEIC when pillow-heif is
+  installed), decided by content: HTML, SVG, PDF, GIF, empty bytes, polyglots.
+- `image_too_large` (422): the header declares more pixels than allowed; refused
+  before decoding. 422 rather than 413: the body was small, the content is refused.
+- `corrupt_image` (422): recognised type, but truncated or damaged.
+- `bad_digest_header` (422): a Content-Digest header that does not parse.
+- `bad_photo_hash` (422): a photo name that is not 64 lowercase hex characters.
+- `photo_file_missing` (404): a hash whose file is not in the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import os
+import re
+import struct
+import tempfile
+import threading
+import warnings
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from io import BytesIO
+from pathlib import Path
+
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from backend.errors import NotFound, UnsupportedMediaType, ValidationFailed
+
+CONTENT_TYPE = "image/jpeg"
+BASE_FORMATS = ("JPEG", "PNG", "WEBP")
+_FORMAT_LABELS = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP", "HEIF": "HEIC"}
+RESAMPLE = Image.Resampling.LANCZOS
+MAIN_REDUCING_GAP = 3.0  # ≥ 3: as good as a plain LANCZOS resize in most cases (Pillow doc)
+THUMB_REDUCING_GAP = 2.0  # a thumbnail tolerates the cheaper box pre-reduction
+
+# What Pillow raises while parsing or decoding broken data (besides MemoryError,
+# which must stay a server error).
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+
+# EXIF orientation → the transposition that displays the image upright
+# (same table as ImageOps.exif_transpose).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_TAG_ORIENTATION, _TAG_DATETIME, _IFD_EXIF, _TAG_DATETIME_ORIGINAL = 0x0112, 0x0132, 0x8769, 0x9003
+_EXIF_DATE_FORMATS = ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+
+# Before Python 3.14, warnings.catch_warnings swaps a process-wide filter list: two
+# ingests in worker threads could restore each other's filters and leak ours.
+_OPEN_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """The stored image, its thumbnail and what was read from the upload."""
+
+    content: bytes = field(repr=False)
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+    size: int
+    thumb: bytes = field(repr=False)
+    thumb_sha256: str
+    thumb_size: int
+    thumb_width: int
+    thumb_height: int
+    captured_at: datetime | None
+    source_format: str  # "JPEG" | "PNG" | "WEBP" | "HEIF"
+
+
+# --- ingest -------------------------------------------------------------------------
+
+
+def ingest_image(
+    data: bytes,
+    *,
+    max_pixels: int = 40_000_000,
+    max_side: int = 2560,
+    thumb_side: int = 320,
+    quality: int = 85,
+) -> Ingested:
+    """Validate an upload by content and re-encode it without metadata.
+
+    Decodes once (JPEG at reduced scale when downscaling), applies the EXIF
+    orientation, keeps the capture time as a field, and writes a JPEG of at most
+    `max_side` px plus a JPEG thumbnail made from it.
+    """
+    im = _open(data)
+    source_format = "JPEG" if im.format == "MPO" else im.format  # MPO: JPEG + extra frames
+    _check_pixels(im.size, max_pixels)  # size from the header: nothing decoded yet
+    target = _fit(im.size, max_side)
+    if source_format == "JPEG":
+        # Must be aspect-correct: draft only scales when both sides stay ≥ the box.
+        im.draft("RGB", target)
+    _decode(im)
+    orientation, captured_at = _read_exif(im)
+    image = _downscale(_resizable(im), target, MAIN_REDUCING_GAP)
+    # Transposing after the downscale moves fewer pixels; the fit is rotation-symmetric.
+    if orientation in _TRANSPOSE:
+        image = image.transpose(_TRANSPOSE[orientation])
+    image = _flatten(image)
+    thumb = _downscale(image, _fit(image.size, thumb_side), THUMB_REDUCING_GAP)
+    content, thumb_bytes = _encode_jpeg(image, quality), _encode_jpeg(thumb, quality)
+    return Ingested(
+        content=content,
+        content_type=CONTENT_TYPE,
+        width=image.width,
+        height=image.height,
+        sha256=sha256_hex(content),
+        size=len(content),
+        thumb=thumb_bytes,
+        thumb_sha256=sha256_hex(thumb_bytes),
+        thumb_size=len(thumb_bytes),
+        thumb_width=thumb.width,
+        thumb_height=thumb.height,
+        captured_at=captured_at,
+        source_format=source_format,
+    )
+
+
+@functools.cache
+def accepted_formats() -> tuple[str, ...]:
+    """Pillow formats opened for uploads; HEIF only when pillow-heif is installed."""
+    try:
+        import pillow_heif  # optional, deliberately not a dependency
+    except ImportError:
+        return BASE_FORMATS
+    pillow_heif.register_heif_opener()
+    return (*BASE_FORMATS, "HEIF")
+
+
+def _open(data: bytes) -> ImageFile.ImageFile:
+    """Identify by content among the accepted formats; reads the header only."""
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        # Someone switched Pillow to grey-filling truncated files: storing such an
+        # image would silently corrupt evidence, so fail loudly instead.
+        raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False")
+    with _OPEN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return Image.open(BytesIO(data), formats=accepted_formats())
+        except UnidentifiedImageError as exc:
+            names = ", ".join(_FORMAT_LABELS[f] for f in accepted_formats())
+            raise UnsupportedMediaType(
+                f"Format d'image non accepté : envoyez une photo ({names}).",
+                code="unsupported_image_type",
+            ) from exc
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise _too_large() from exc
+        except _DECODE_ERRORS as exc:
+            raise _corrupt() from exc
+
+
+def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width <= 0 or height <= 0:
+        raise _corrupt()
+    if width * height > max_pixels:
+        raise _too_large(details={"width": width, "height": height, "max_pixels": max_pixels})
+
+
+def _decode(im: ImageFile.ImageFile) -> None:
+    # load(), not verify(): verify() accepts truncated JPEGs.
+    try:
+        im.load()
+    except _DECODE_ERRORS as exc:
+        raise _corrupt() from exc
+
+
+def _too_large(details: object = None) -> ValidationFailed:
+    return ValidationFailed(
+        "Image trop grande : réduisez sa définition avant de l'envoyer.",
+        code="image_too_large",
+        details=details,
+    )
+
+
+def _corrupt() -> ValidationFailed:
+    return ValidationFailed(
+        "Image illisible : le fichier est tronqué ou endommagé. Renvoyez la photo.",
+        code="corrupt_image",
+    )
+
+
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """`size` scaled so its long side is at most `side`, aspect kept; never enlarged."""
+    width, height = size
+    long = max(width, height)
+    if long <= side:
+        return size
+    return max(1, round(width * side / long)), max(1, round(height * side / long))
+
+
+def _read_exif(im: Image.Image) -> tuple[int, datetime | None]:
+    """Orientation and capture time; damaged EXIF must not cost the photo itself.
+
+    Read after load(): a PNG may carry its eXIf chunk after the image data.
+    """
+    try:
+        exif = im.getexif()
+        orientation = exif.get(_TAG_ORIENTATION, 1)
+        taken = exif.get_ifd(_IFD_EXIF).get(_TAG_DATETIME_ORIGINAL) or exif.get(_TAG_DATETIME)
+    except Exception:  # any parser failure (or warning turned error) means no usable EXIF
+        return 1, None
+    return (orientation if isinstance(orientation, int) else 1), _exif_datetime(taken)
+
+
+def _exif_datetime(value: object) -> datetime | None:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str):
+        return None
+    text = value.strip(" \x00")[:19]
+    for fmt in _EXIF_DATE_FORMATS:
+        with suppress(ValueError):
+            return datetime.strptime(text, fmt)
+    return None
+
+
+def _resizable(im: Image.Image) -> Image.Image:
+    """Bring any decoded mode to L, RGB or RGBA, the modes resize handles well."""
+    if im.mode.startswith("I"):  # 16-bit grey: convert() would clip, scale instead
+        return im.point(lambda v: v / 256).convert("L")
+    if im.mode == "RGBA" or (im.mode in ("L", "RGB") and "transparency" not in im.info):
+        return im
+    return im.convert("RGBA" if im.has_transparency_data else "RGB")
+
+
+def _downscale(im: Image.Image, size: tuple[int, int], reducing_gap: float) -> Image.Image:
+    return im if im.size == size else im.resize(size, RESAMPLE, reducing_gap=reducing_gap)
+
+
+def _flatten(im: Image.Image) -> Image.Image:
+    """RGB for JPEG; transparent areas become white, as on a printed dossier."""
+    if im.mode == "RGBA":
+        background = Image.new("RGB", im.size, "white")
+        background.paste(im, mask=im.getchannel("A"))
+        return background
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _encode_jpeg(im: Image.Image, quality: int) -> bytes:
+    # save() writes EXIF/XMP/ICC only when passed explicitly; clearing info keeps it
+    # that way should a Pillow version start reading them from there.
+    im.info = {}
+    buf = BytesIO()
+    im.save(buf, "JPEG", quality=quality, optimize=False)
+    return buf.getvalue()
+
+
+# --- digests (RFC 9530) ---------------------------------------------------------------
+
+_SF_KEY = re.compile(r"[a-z*][a-z0-9_.*-]*")
+_SF_BYTES = re.compile(r":([A-Za-z0-9+/]*=*):")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def content_digest(data: bytes) -> str:
+    """The `Content-Digest` header value for `data`."""
+    return f"sha-256=:{base64.b64encode(hashlib.sha256(data).digest()).decode()}:"
+
+
+def parse_content_digest(header: str | None) -> bytes | None:
+    """The raw sha-256 digest from a `Content-Digest` (or `Repr-Digest`) value.
+
+    None when the header is absent or names only other algorithms. Members follow
+    RFC 8941 dictionaries: the last sha-256 wins, parameters are ignored.
+    """
+    if header is None or not header.strip():
+        return None
+    digest = None
+    for member in header.split(","):  # base64 has no comma: a plain split is exact
+        key, _, value = member.strip(" \t").partition("=")
+        if not _SF_KEY.fullmatch(key):
+            raise _bad_digest()
+        if key == "sha-256":
+            digest = _sha256_member(value.split(";", 1)[0])
+    return digest
+
+
+def _sha256_member(value: str) -> bytes:
+    match = _SF_BYTES.fullmatch(value)
+    if not match:
+        raise _bad_digest()
+    text = match[1].rstrip("=")  # RFC 8941: do not fail on missing padding
+    try:
+        digest = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except binascii.Error as exc:
+        raise _bad_digest() from exc
+    if len(digest) != hashlib.sha256().digest_size:
+        raise _bad_digest()
+    return digest
+
+
+def _bad_digest() -> ValidationFailed:
+    return ValidationFailed(
+        "En-tête Content-Digest invalide : attendu sha-256=:<empreinte en base64>:.",
+        code="bad_digest_header",
+    )
+
+
+# --- stores ---------------------------------------------------------------------------
+
+_SHA_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def check_sha(sha: object) -> str:
+    """`sha` if it is a sha256 hex name; nothing else may become a path or a key."""
+    if not isinstance(sha, str) or not _SHA_HEX.fullmatch(sha):
+        raise ValidationFailed("Empreinte de photo invalide.", code="bad_photo_hash")
+    return sha
+
+
+class PhotoStore(ABC):
+    """Content-addressed photo bytes. Synchronous: call from a worker thread."""
+
+    @abstractmethod
+    def put(self, data: bytes) -> str:
+        """Store durably (done when it returns) and return the sha256 hex."""
+
+    @abstractmethod
+    def open(self, sha: str) -> bytes:
+        """The stored bytes; NotFound(code="photo_file_missing") if absent."""
+
+    @abstractmethod
+    def exists(self, sha: str) -> bool: ...
+
+    @abstractmethod
+    def verify(self, sha: str) -> bool:
+        """True when the stored bytes still hash to `sha`."""
+
+    @abstractmethod
+    def delete(self, sha: str) -> None:
+        """Remove; absent is fine."""
+
+    @abstractmethod
+    def iter_hashes(self) -> Iterator[str]: ...
+
+
+class LocalPhotoStore(PhotoStore):
+    """Files at `<root>/ab/cd/abcd…` (no extension: the database keeps the type)."""
+
+    TEMP_PREFIX = ".tmp-"  # in-flight writes; a crash may leave some, never under a hash
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def put(self, data: bytes) -> str:
+        sha = sha256_hex(data)
+        target = self._locate(sha)
+        with suppress(FileNotFoundError):
+            if target.stat().st_size == len(data):
+                # Same name, same bytes. The writer may not have synced the directory
+                # yet, and our caller is about to acknowledge: sync it.
+                _fsync_dir(target.parent)
+                return sha
+        self._write(target, data)  # absent, or damaged: replace atomically
+        return sha
+
+    def open(self, sha: str) -> bytes:
+        try:
+            return self._locate(sha).read_bytes()
+        except FileNotFoundError as exc:
+            raise _missing() from exc
+
+    def path(self, sha: str) -> Path:
+        """The file, for FileResponse; NotFound if absent."""
+        target = self._locate(sha)
+        if not target.is_file():
+            raise _missing()
+        return target
+
+    def exists(self, sha: str) -> bool:
+        return self._locate(sha).is_file()
+
+    def verify(self, sha: str) -> bool:
+        try:
+            with self._locate(sha).open("rb") as f:
+                return hashlib.file_digest(f, "sha256").hexdigest() == sha
+        except FileNotFoundError:
+            return False
+
+    def delete(self, sha: str) -> None:
+        target = self._locate(sha)
+        target.unlink(missing_ok=True)
+        # Shard folders stay: removing one could race a concurrent put into it.
+        _fsync_dir(target.parent)
+
+    def iter_hashes(self) -> Iterator[str]:
+        """Stored hashes in sorted order; temp files and strays are skipped."""
+        for first in _sorted_dirs(self.root):
+            for second in _sorted_dirs(first):
+                for entry in sorted(second.iterdir()):
+                    name = entry.name
+                    if _SHA_HEX.fullmatch(name) and name[:4] == first.name + second.name:
+                        yield name
+
+    def _locate(self, sha: str) -> Path:
+        sha = check_sha(sha)
+        return self.root / sha[:2] / sha[2:4] / sha
+
+    def _write(self, target: Path, data: bytes) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(prefix=self.TEMP_PREFIX, dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        # The rename, and shard folders possibly just created, must survive a crash.
+        for folder in (target.parent, target.parent.parent, self.root):
+            _fsync_dir(folder)
+
+
+def _missing() -> NotFound:
+    return NotFound("Fichier photo introuvable.", code="photo_file_missing")
+
+
+def _sorted_dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and len(p.name) == 2)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -71,6 +71,24 @@ def cmd_referential_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Synthetic volume for benchmarks (bulk inserts, progress bar on stderr)."""
+    import json
+
+    from backend.app import load_registry
+    from backend.db import migrate
+    from backend.seed import seed
+
+    settings = settings_module.from_env()
+    code, _, version = args.referential.partition("/")
+    ref = load_registry(settings).get(code, version)
+    asyncio.run(migrate(settings.database_url))
+    result = asyncio.run(seed(settings, ref, args.candidates, args.observations,
+                              settings.demo_password))
+    print(json.dumps(result))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet: CQP evidence and juries")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -84,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply migrations").set_defaults(func=cmd_migrate)
+
+    seed = sub.add_parser("seed", help="fill the database with synthetic candidates (benchmarks)")
+    seed.add_argument("--candidates", type=int, default=100)
+    seed.add_argument("--observations", type=int, default=100, help="per candidate")
+    seed.add_argument("--referential", default="CQP-FIOMB/2026-1", help="CODE/VERSION")
+    seed.set_defaults(func=cmd_seed)
 
     ref = sub.add_parser("referential", help="referential files").add_subparsers(
         dest="action", required=True)

@@ -170,11 +170,28 @@ async def accept_invitation(token: str, password: str, secret_key: str, at: date
         else:
             person.password_hash = password_hash
             await person.save(using_db=conn, update_fields=["password_hash"])
-        if invitation.role == "admin" and invitation.organisation_id:
-            await AdminGrant.get_or_create(person=person, organisation_id=invitation.organisation_id,
-                                           using_db=conn)
+        await _grant_invited(invitation, person, conn)
         invitation.used_at, invitation.person = at, person
         await invitation.save(using_db=conn, update_fields=["used_at", "person_id"])
         await audit.record("invitation.accepted", actor_id=person.id,
                            subject=f"invitation:{invitation.id}", connection=conn)
     return person
+
+
+async def _grant_invited(invitation: Invitation, person: Person, conn) -> None:
+    """What the invitation's organisation means: a company the person joins
+    (employees, employers), or the branch an admin invitation grants."""
+    if invitation.organisation_id is None:
+        return
+    organisation = await Organisation.get(id=invitation.organisation_id).using_db(conn)
+    if organisation.kind == "company" and invitation.role != "admin":
+        person.company_id = organisation.id
+        await person.save(using_db=conn, update_fields=["company_id"])
+    elif invitation.role == "admin" and organisation.kind == "branch":
+        _, created = await AdminGrant.get_or_create(person=person, organisation=organisation,
+                                                    using_db=conn)
+        if created:
+            await audit.record("admin.granted", actor_id=invitation.invited_by_id,
+                               subject=f"person:{person.id}",
+                               payload={"organisation": organisation.id,
+                                        "invitation": invitation.id}, connection=conn)

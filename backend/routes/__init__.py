@@ -1,6 +1,6 @@
 """Every route of the app, one module per area."""
 
-from backend.routes import enrolments, evidence, referentials, session, system
+from backend.routes import admin, enrolments, evidence, referentials, session, system
 
 ROUTES = [*system.routes, *session.routes, *referentials.routes, *enrolments.routes,
-          *evidence.routes]
+          *evidence.routes, *admin.routes]

@@ -1,0 +1,74 @@
+"""Sending mail (invitations) through the SMTP server named by CARNET_SMTP_URL.
+
+`smtp://user:pass@host:port` (STARTTLS when the port is 587) or
+`smtps://user:pass@host:465` (TLS from the start). smtplib blocks, so sending
+runs in a thread. A message may carry an invitation link: never log its body.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from urllib.parse import unquote, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+
+SUBMISSION_PORT = 587  # the port where RFC 6409 submission expects STARTTLS
+TIMEOUT_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+    tls: str = ""  # "" | "starttls" | "implicit"
+
+
+def parse_smtp_url(url: str) -> SmtpServer:
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ValueError("CARNET_SMTP_URL must look like smtp://user:pass@host:port")
+    implicit = parts.scheme == "smtps"
+    port = parts.port or (465 if implicit else 25)
+    tls = "implicit" if implicit else ("starttls" if port == SUBMISSION_PORT else "")
+    return SmtpServer(host=parts.hostname, port=port, user=unquote(parts.username or ""),
+                      password=unquote(parts.password or ""), tls=tls)
+
+
+def invitation_message(*, sender: str, to: str, full_name: str, link: str,
+                       expires_on: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = "Votre accès à Carnet"
+    message.set_content(
+        f"Bonjour {full_name},\n\n"
+        "Vous êtes invité(e) à utiliser Carnet, le carnet de compétences du CQP.\n"
+        f"Pour choisir votre mot de passe, ouvrez ce lien (valable jusqu'au {expires_on}, "
+        "une seule fois) :\n\n"
+        f"{link}\n\n"
+        "Si vous n'attendiez pas ce message, ignorez-le.\n")
+    return message
+
+
+def _send_now(server: SmtpServer, message: EmailMessage) -> None:
+    context = ssl.create_default_context()
+    if server.tls == "implicit":
+        client = smtplib.SMTP_SSL(server.host, server.port, timeout=TIMEOUT_SECONDS,
+                                  context=context)
+    else:
+        client = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS)
+    with client:
+        if server.tls == "starttls":
+            client.starttls(context=context)
+        if server.user:
+            client.login(server.user, server.password)
+        client.send_message(message)
+
+
+async def send(smtp_url: str, message: EmailMessage) -> None:
+    await run_in_threadpool(_send_now, parse_smtp_url(smtp_url), message)

@@ -1,0 +1,231 @@
+"""Role × route × ownership: every route of the app has a row here, so a new route
+without one fails `test_every_route_has_a_row_in_the_matrix`.
+
+A row says, for each caller, what it gets on its own object and on someone
+else's: OK (allowed: any answer but 401/403/404), or the refusal status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from starlette.routing import Mount, Route
+
+from backend.auth import utcnow
+from backend.models import Dossier, Invitation, JuryMember, Observation, Photo
+from tests import factories as f
+from tests.images import jpeg
+
+OK = "ok"
+ROLES = ("anonymous", "outsider", "admin", "tutor", "candidate", "jury")
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    build: Callable  # (world, own: bool) -> (url, request kwargs)
+    expect: dict[str, tuple[str | int, str | int]]  # role -> (own, other)
+
+
+def same(**statuses) -> dict:
+    """The same answer on own and other objects (routes without an object)."""
+    return {role: (statuses.get(role, OK),) * 2 for role in ROLES}
+
+
+def plain(url: str, **kw) -> Callable:
+    return lambda w, own: (url, kw)
+
+
+def enrolment_of(w, own: bool) -> int:
+    return (w.enrolment if own else w.other_enrolment).id
+
+
+def observation_body(w, own: bool) -> dict:
+    return {"enrolment": enrolment_of(w, own),
+            "observed_on": (date.today() - timedelta(days=1)).isoformat(),
+            "situation": "Soudure", "kind": "observation", "ratings": {"C2.2.a": "met"}}
+
+
+def pick(w, own: bool, attribute: str) -> int:
+    """An object of the caller's world (own) or of another branch (other)."""
+    return getattr(w if own else w.elsewhere, attribute).id
+
+
+def admin_object(template: str, attribute: str, **kw) -> Callable:
+    return lambda w, own: (template.format(pick(w, own, attribute)), kw)
+
+
+PUBLIC = same()
+SIGNED_IN = same(anonymous=401)
+PER_ENROLMENT = {  # reading an enrolment's things: others' are hidden (404)
+    "anonymous": (401, 401), "outsider": (404, 404), "admin": (OK, OK), "tutor": (OK, 404),
+    "candidate": (OK, 404), "jury": (OK, 404)}
+ADMIN_ONLY = same(anonymous=401, outsider=403, tutor=403, candidate=403, jury=403)
+ADMIN_OBJECT = {**ADMIN_ONLY, "admin": (OK, 404)}
+TUTOR_WRITES = {**PER_ENROLMENT, "admin": (403, 403), "candidate": (403, 404), "jury": (403, 404)}
+PHOTO_WRITES = {**TUTOR_WRITES, "candidate": (OK, 404)}
+
+ROWS = [
+    Row("GET", "/health", plain("/health"), PUBLIC),
+    Row("GET", "/", plain("/"), PUBLIC),
+    Row("POST", "/api/v1/session", lambda w, own: ("/api/v1/session", {"json": {
+        "email": w.outsider.email, "password": f.PASSWORD}}), PUBLIC),
+    Row("DELETE", "/api/v1/session", plain("/api/v1/session"), PUBLIC),
+    Row("GET", "/api/v1/me", plain("/api/v1/me"), SIGNED_IN),
+    Row("GET", "/login", plain("/login"), PUBLIC),
+    Row("POST", "/login", lambda w, own: ("/login", {"data": {
+        "email": w.outsider.email, "password": f.PASSWORD}}), PUBLIC),
+    Row("POST", "/logout", plain("/logout"), PUBLIC),
+    Row("GET", "/invitation/{token}", plain("/invitation/nope"), same(
+        **{r: 410 for r in ROLES})),
+    Row("POST", "/invitation/{token}", plain("/invitation/nope", data={}), same(
+        **{r: 410 for r in ROLES})),
+    Row("GET", "/api/v1/referentials", plain("/api/v1/referentials"), PUBLIC),
+    Row("GET", "/api/v1/referentials/{code}/{version}",
+        plain("/api/v1/referentials/CQP-FIOMB/2026-1"), PUBLIC),
+    Row("GET", "/api/v1/enrolments", plain("/api/v1/enrolments"), SIGNED_IN),
+    Row("GET", "/api/v1/enrolments/{id:int}",
+        lambda w, own: (f"/api/v1/enrolments/{enrolment_of(w, own)}", {}), PER_ENROLMENT),
+    Row("PUT", "/api/v1/photos/{uuid}",
+        lambda w, own: (f"/api/v1/photos/{uuid.uuid4()}?enrolment={enrolment_of(w, own)}",
+                        {"content": b"x", "headers": {"Content-Digest": "sha-256=:AA==:"}}),
+        PHOTO_WRITES),
+    Row("GET", "/api/v1/photos/{uuid}",
+        lambda w, own: (f"/api/v1/photos/{w.photos[own]}", {}), PER_ENROLMENT),
+    Row("PUT", "/api/v1/observations/{uuid}",
+        lambda w, own: (f"/api/v1/observations/{uuid.uuid4()}",
+                        {"json": observation_body(w, own)}), TUTOR_WRITES),
+    Row("GET", "/api/v1/observations/{uuid}",
+        lambda w, own: (f"/api/v1/observations/{w.observations[own]}", {}), PER_ENROLMENT),
+    # --- branch administration: lists and forms, then objects of the admin's branch
+    # --- (own) or of another branch (other, 404).
+    *[Row(method, path, plain(path, **({"data": {}} if method == "POST" else {})), ADMIN_ONLY)
+      for method, path in [
+          ("GET", "/admin"), ("GET", "/admin/companies"), ("GET", "/admin/companies/new"),
+          ("POST", "/admin/companies/new"), ("GET", "/admin/people"),
+          ("GET", "/admin/people/invite"), ("POST", "/admin/people/invite"),
+          ("GET", "/admin/invitations"), ("GET", "/admin/enrolments"),
+          ("GET", "/admin/enrolments/new"), ("POST", "/admin/enrolments/new"),
+          ("GET", "/admin/jury-sessions"), ("GET", "/admin/jury-sessions/new"),
+          ("POST", "/admin/jury-sessions/new")]],
+    Row("GET", "/admin/companies/{id:int}", admin_object("/admin/companies/{}", "company"),
+        ADMIN_OBJECT),
+    Row("GET", "/admin/people/{id:int}", admin_object("/admin/people/{}", "candidate"),
+        ADMIN_OBJECT),
+    Row("POST", "/admin/people/{id:int}/disable",
+        admin_object("/admin/people/{}/disable", "spare", data={}), ADMIN_OBJECT),
+    Row("GET", "/admin/invitations/{id:int}", admin_object("/admin/invitations/{}",
+                                                          "invitation"), ADMIN_OBJECT),
+    Row("GET", "/admin/enrolments/{id:int}", admin_object("/admin/enrolments/{}", "enrolment"),
+        ADMIN_OBJECT),
+    Row("POST", "/admin/enrolments/{id:int}/tutors",
+        admin_object("/admin/enrolments/{}/tutors", "enrolment", data={}), ADMIN_OBJECT),
+    Row("POST", "/admin/enrolments/{id:int}/held-blocks",
+        admin_object("/admin/enrolments/{}/held-blocks", "enrolment", data={}), ADMIN_OBJECT),
+    Row("GET", "/admin/jury-sessions/{id:int}", admin_object("/admin/jury-sessions/{}",
+                                                            "session"), ADMIN_OBJECT),
+    Row("POST", "/admin/jury-sessions/{id:int}/members",
+        admin_object("/admin/jury-sessions/{}/members", "session", data={}), ADMIN_OBJECT),
+    Row("POST", "/admin/jury-sessions/{id:int}/members/{member_id:int}/remove",
+        lambda w, own: (f"/admin/jury-sessions/{pick(w, own, 'session')}/members/"
+                        f"{pick(w, own, 'member')}/remove", {"data": {}}), ADMIN_OBJECT),
+]
+
+
+# Rows after which the caller must log in again.
+ENDS_SESSION = {"/api/v1/session", "/logout", "/login"}
+
+
+def app_routes(app) -> set[tuple[str, str]]:
+    found = set()
+    for route in app.routes:
+        if isinstance(route, Mount):
+            continue
+        assert isinstance(route, Route), route
+        for method in route.methods or ():
+            if method != "HEAD":
+                found.add((method, route.path))
+    return found
+
+
+async def test_every_route_has_a_row_in_the_matrix(app):
+    rows = {(r.method, r.path) for r in ROWS}
+    missing = app_routes(app) - rows
+    assert not missing, f"routes without an access row: {sorted(missing)}"
+    assert not rows - app_routes(app), "rows for routes that no longer exist"
+
+
+async def matrix_world(store):
+    """f.world(), plus a photo and an observation on each enrolment, and a dossier
+    of the candidate's enrolment in the jury's session."""
+    w = await f.world()
+    w.photos, w.observations = {}, {}
+    for own, e, author in ((True, w.enrolment, w.tutor), (False, w.other_enrolment,
+                                                         w.other_tutor)):
+        photo_id, sha = uuid.uuid4(), store.put(jpeg((40, 30)))
+        await Photo.create(id=photo_id, enrolment=e, uploaded_by=author, author_role="tutor",
+                           received_sha256=sha, sha256=sha, content_type="image/jpeg",
+                           size=1, width=40, height=30, thumb_sha256=sha, thumb_size=1)
+        w.photos[own] = photo_id
+        w.observations[own] = await observation_row(e, author)
+    await Dossier.create(enrolment=w.enrolment, block_code="BC02", manifest={},
+                         manifest_sha256="d" * 64, submitted_by=w.tutor,
+                         submitted_at=utcnow(), session=w.session)
+    await add_admin_objects(w, w)
+    w.elsewhere = await f.world()  # another branch, with its own admin
+    await add_admin_objects(w.elsewhere, w.elsewhere)
+    return w
+
+
+async def add_admin_objects(w, target) -> None:
+    target.spare = await f.person("Salarié", company_org=w.company)
+    target.member = await JuryMember.filter(session=w.session, college="employee").first()
+    target.invitation = await Invitation.create(
+        token_hash=uuid.uuid4().hex, email="new@example.test", full_name="Nouveau",
+        role="tutor", organisation=w.company, invited_by=w.admin,
+        expires_at=utcnow() + timedelta(days=1))
+
+
+async def observation_row(e, author) -> uuid.UUID:
+    oid = uuid.uuid4()
+    await Observation.create(id=oid, enrolment=e, author=author, author_role="tutor",
+                             kind="observation", referential_version=e.referential_version,
+                             observed_on=e.started_on, situation="s", ratings={"C1.1.a": "met"},
+                             content_sha256="e" * 64)
+    return oid
+
+
+def caller(w, role: str):
+    return {"anonymous": None, "outsider": w.outsider, "admin": w.admin, "tutor": w.tutor,
+            "candidate": w.candidate, "jury": w.jury_employer}[role]
+
+
+def verdict(status: int) -> str | int:
+    return status if status in (401, 403, 404, 410) else OK
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_gets_exactly_what_the_matrix_says(app, role):
+    import httpx
+
+    w = await matrix_world(app.state.photo_store)
+    transport = httpx.ASGITransport(app=app)
+    failures = []
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        for row in ROWS:
+            for own in (True, False):
+                if caller(w, role) is not None and (row.path in ENDS_SESSION or not client.cookies):
+                    client.cookies.clear()
+                    await f.login(client, caller(w, role))
+                url, kw = row.build(w, own)
+                response = await client.request(row.method, url, **kw)
+                expected = row.expect[role][0 if own else 1]
+                if verdict(response.status_code) != expected:
+                    failures.append(f"{row.method} {url} as {role} ({'own' if own else 'other'})"
+                                    f": {response.status_code}, expected {expected}")
+    assert not failures, "\n".join(failures)

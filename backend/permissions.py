@@ -71,7 +71,8 @@ def require_photo_writer(relation: Relation) -> str:
         return "tutor"
     if relation.candidate:
         return "candidate"
-    raise Forbidden("Vous ne pouvez pas ajouter de photo à ce parcours.", code="not_designated_tutor")
+    raise Forbidden("Vous ne pouvez pas ajouter de photo à ce parcours.",
+                    code="not_designated_tutor")
 
 
 async def visible_enrolments_query(identity: Identity):

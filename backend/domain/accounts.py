@@ -139,7 +139,8 @@ async def invite(*, email: str, full_name: str, role: str, organisation: Organis
     async with in_transaction() as conn:
         invitation = await Invitation.create(
             token_hash=token_hash(secret_key, token), email=email, full_name=full_name,
-            role=role, organisation=organisation, invited_by=by, expires_at=at + timedelta(days=days),
+            role=role, organisation=organisation, invited_by=by,
+            expires_at=at + timedelta(days=days),
             using_db=conn)
         await audit.record("invitation.created", actor_id=by.id,
                            subject=f"invitation:{invitation.id}",

@@ -28,7 +28,8 @@ async def put_photo(client, enrolment_id: int, data: bytes, photo_id: str | None
 
 
 def observation(enrolment_id: int, **changes) -> dict:
-    body = {"enrolment": enrolment_id, "observed_on": (date.today() - timedelta(days=1)).isoformat(),
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    body = {"enrolment": enrolment_id, "observed_on": yesterday,
             "situation": "Garde-corps acier, soudure des montants", "place": "Chantier Dupont",
             "kind": "observation", "ratings": {"C2.2.a": "met", "C2.2.b": "progressing"},
             "comment": "Bon geste.", "photos": []}

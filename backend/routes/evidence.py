@@ -68,20 +68,23 @@ async def put_photo(request: Request) -> Response:
     return json_response(stored.body, 201 if stored.created else 200)
 
 
-async def visible_photo(identity: Identity, photo_id: str) -> Photo:
-    photo = await Photo.get_or_none(id=photo_id)
-    if photo is None:
-        raise NotFound("Photo introuvable.", code="photo_not_found")
+async def visible_row(identity: Identity, model, row_id: str, missing: NotFound):
+    """The photo or observation, if the caller may see its enrolment; else the same
+    404 as for an unknown id (existence is not revealed)."""
+    row = await model.get_or_none(id=row_id)
+    if row is None:
+        raise missing
     try:
-        await relation_to(identity, photo.enrolment_id)
+        await relation_to(identity, row.enrolment_id)
     except NotFound:
-        raise NotFound("Photo introuvable.", code="photo_not_found") from None
-    return photo
+        raise missing from None
+    return row
 
 
 @allow(AUTHENTICATED)
 async def get_photo(request: Request) -> Response:
-    photo = await visible_photo(await current_identity(request), path_uuid(request))
+    photo = await visible_row(await current_identity(request), Photo, path_uuid(request),
+                              NotFound("Photo introuvable.", code="photo_not_found"))
     sha = photo.thumb_sha256 if request.query_params.get("size") == "thumb" else photo.sha256
     etag = f'"{sha}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400",
@@ -120,14 +123,9 @@ async def put_observation(request: Request) -> Response:
 
 @allow(AUTHENTICATED)
 async def get_observation(request: Request) -> Response:
-    identity = await current_identity(request)
-    observation = await Observation.get_or_none(id=path_uuid(request))
-    if observation is None:
-        raise NotFound("Observation introuvable.", code="observation_not_found")
-    try:
-        await relation_to(identity, observation.enrolment_id)
-    except NotFound:
-        raise NotFound("Observation introuvable.", code="observation_not_found") from None
+    observation = await visible_row(
+        await current_identity(request), Observation, path_uuid(request),
+        NotFound("Observation introuvable.", code="observation_not_found"))
     missing = await evidence.missing_photos(observation.photos, observation.enrolment_id)
     return json_response(evidence.observation_json(observation, missing))
 

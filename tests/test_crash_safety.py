@@ -113,14 +113,25 @@ def demo_session(server: Server) -> tuple[int, str]:
     return response.json()["roles"]["tutor"][0], response.cookies["carnet"]
 
 
-def check_storage(data_dir: Path, acknowledged: dict) -> None:
+def existing_rows(data_dir: Path) -> tuple[set[str], set[str]]:
+    """Photo and observation ids already there (the demo's own evidence)."""
+    db = sqlite3.connect(f"file:{data_dir / 'carnet.sqlite3'}?mode=ro", uri=True)
+    photos = {row[0] for row in db.execute("SELECT id FROM photo")}
+    observations = {row[0] for row in db.execute("SELECT id FROM observation")}
+    db.close()
+    return photos, observations
+
+
+def check_storage(data_dir: Path, acknowledged: dict, before: tuple[set, set]) -> None:
     db = sqlite3.connect(f"file:{data_dir / 'carnet.sqlite3'}?mode=ro", uri=True)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     photos = {row[0]: row[1:] for row in db.execute(
         "SELECT id, sha256, thumb_sha256, received_sha256 FROM photo")}
     observations = [row[0] for row in db.execute("SELECT id FROM observation")]
-    assert sorted(photos) == sorted(acknowledged["photos"])  # each exactly once
-    assert sorted(observations) == sorted(acknowledged["observations"])
+    assert sorted(set(photos) - before[0]) == sorted(acknowledged["photos"])  # exactly once
+    assert len(photos) == len(before[0]) + ITEMS
+    assert sorted(set(observations) - before[1]) == sorted(acknowledged["observations"])
+    assert len(observations) == len(before[1]) + ITEMS
     root = data_dir / "photos"
     for sha, thumb, _ in photos.values():
         for name in (sha, thumb):
@@ -136,6 +147,7 @@ async def test_acknowledged_uploads_survive_sigkill_exactly_once(tmp_path):
     server.start("--demo")
     try:
         enrolment_id, cookie = demo_session(server)
+        before = existing_rows(tmp_path / "data")
         progress = [0]
         uploads = asyncio.create_task(upload_all(server, enrolment_id, cookie, progress))
         kills = await asyncio.wait_for(killer(server, uploads, progress), DEADLINE_SECONDS)
@@ -144,4 +156,4 @@ async def test_acknowledged_uploads_survive_sigkill_exactly_once(tmp_path):
         server.kill()
     assert kills == KILLS
     assert len(acknowledged["photos"]) == len(acknowledged["observations"]) == ITEMS
-    check_storage(tmp_path / "data", acknowledged)
+    check_storage(tmp_path / "data", acknowledged, before)

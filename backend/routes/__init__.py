@@ -1,6 +1,7 @@
 """Every route of the app, one module per area."""
 
-from backend.routes import admin, enrolments, evidence, referentials, session, system
+from backend.routes import admin, enrolments, evidence, progress, referentials, session, system
 
 ROUTES = [*system.routes, *session.routes, *referentials.routes, *enrolments.routes,
-          *evidence.routes, *admin.routes]
+          *evidence.routes, *admin.routes,
+          *progress.routes]

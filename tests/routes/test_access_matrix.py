@@ -102,6 +102,22 @@ ROWS = [
                         {"json": observation_body(w, own)}), TUTOR_WRITES),
     Row("GET", "/api/v1/observations/{uuid}",
         lambda w, own: (f"/api/v1/observations/{w.observations[own]}", {}), PER_ENROLMENT),
+    # --- progress and the candidate's pages
+    Row("GET", "/api/v1/enrolments/{id:int}/progress",
+        lambda w, own: (f"/api/v1/enrolments/{enrolment_of(w, own)}/progress", {}),
+        PER_ENROLMENT),
+    Row("GET", "/candidate", plain("/candidate"), same(
+        anonymous=401, outsider=403, admin=403, tutor=403, jury=403)),
+    Row("GET", "/enrolments/{id:int}",
+        lambda w, own: (f"/enrolments/{enrolment_of(w, own)}", {}), PER_ENROLMENT),
+    Row("POST", "/enrolments/{id:int}/reflections",
+        lambda w, own: (f"/enrolments/{enrolment_of(w, own)}/reflections", {"data": {}}),
+        {**PER_ENROLMENT, "admin": (403, 403), "jury": (403, 404)}),
+    Row("GET", "/admin/figures", plain("/admin/figures"), ADMIN_ONLY),
+    Row("GET", "/admin/enrolments/{id:int}/move",
+        admin_object("/admin/enrolments/{}/move", "enrolment"), ADMIN_OBJECT),
+    Row("POST", "/admin/enrolments/{id:int}/move",
+        admin_object("/admin/enrolments/{}/move", "enrolment", data={}), ADMIN_OBJECT),
     # --- branch administration: lists and forms, then objects of the admin's branch
     # --- (own) or of another branch (other, 404).
     *[Row(method, path, plain(path, **({"data": {}} if method == "POST" else {})), ADMIN_ONLY)

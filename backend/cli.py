@@ -89,6 +89,82 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _with_orm(database_url: str, work):
+    """Run `work()` with the ORM open on `database_url` (the commands below are one-shot)."""
+    from tortoise import Tortoise
+
+    from backend.db import tortoise_config
+
+    await Tortoise.init(config=tortoise_config(database_url))
+    try:
+        return await work()
+    finally:
+        await Tortoise.close_connections()
+
+
+async def audit_verify_report() -> tuple[int, list[str]]:
+    """(exit code, lines): walk the audit chain, name the first altered, missing or
+    reordered event. Needs the ORM open."""
+    from backend import audit
+    from backend.models import AuditEvent, AuditHead
+
+    fault = await audit.verify()
+    count = await AuditEvent.all().count()
+    if fault is None:
+        head = await AuditHead.get_or_none(id=audit.HEAD_ID)
+        last = head.last_hash[:16] if head else "-"
+        return 0, [f"audit chain OK: {count} events, last hash {last}…"]
+    lines = [f"audit chain BROKEN: {fault.message}"]
+    ids = await AuditEvent.all().order_by("id").values_list("id", flat=True)
+    if fault.event_id in ids:
+        at = ids.index(fault.event_id)
+        before = ids[at - 1] if at else 0
+        if fault.event_id - before > 1:  # a hint only: rolled-back inserts also skip ids
+            lines.append(f"ids jump from {before} to {fault.event_id}: event "
+                         f"{before + 1} may have been deleted")
+    return 1, lines
+
+
+async def dossier_verify_report(dossier_id: int, registry: Registry,
+                                store) -> tuple[int, list[str]]:
+    """(exit code, lines): recompute a dossier's manifest from the stored rows and photo
+    files. Needs the ORM open."""
+    from backend.domain.dossiers import verify_dossier
+    from backend.models import Dossier
+
+    problems = await verify_dossier(dossier_id, registry, store)
+    if problems:
+        return 1, [f"dossier {dossier_id}: {len(problems)} difference(s)",
+                   *(f"  {p}" for p in problems)]
+    dossier = await Dossier.get(id=dossier_id)
+    manifest = dossier.manifest
+    return 0, [f"dossier {dossier_id} verifies: manifest {dossier.manifest_sha256}, "
+               f"{len(manifest.get('observations', []))} observations, "
+               f"{len(manifest.get('photos', []))} photos, files intact"]
+
+
+def _print_report(result: tuple[int, list[str]]) -> int:
+    code, lines = result
+    for line in lines:
+        print(line)
+    return code
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    settings = settings_module.from_env()
+    return _print_report(asyncio.run(_with_orm(settings.database_url, audit_verify_report)))
+
+
+def cmd_dossier_verify(args: argparse.Namespace) -> int:
+    from backend.app import load_registry
+    from backend.storage import LocalPhotoStore
+
+    settings = settings_module.from_env()
+    registry, store = load_registry(settings), LocalPhotoStore(settings.photos_dir)
+    return _print_report(asyncio.run(_with_orm(
+        settings.database_url, lambda: dossier_verify_report(args.id, registry, store))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet: CQP evidence and juries")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -116,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_referential_check)
     ref.add_parser("list", help="list loaded referentials").set_defaults(
         func=cmd_referential_list)
+
+    audit_cmd = sub.add_parser("audit", help="the audit chain").add_subparsers(
+        dest="action", required=True)
+    audit_cmd.add_parser("verify", help="walk the chain; exit 1 naming the first altered, "
+                         "missing or reordered event").set_defaults(func=cmd_audit_verify)
+    dossier_cmd = sub.add_parser("dossier", help="jury dossiers").add_subparsers(
+        dest="action", required=True)
+    verify = dossier_cmd.add_parser("verify", help="recompute a dossier from the stored rows "
+                                    "and photo files; exit 1 on any difference")
+    verify.add_argument("id", type=int)
+    verify.set_defaults(func=cmd_dossier_verify)
     return parser
 
 

@@ -441,6 +441,9 @@ async def put_observation(
     missing = await missing_photos(data.photos, data.enrolment_id)
     try:
         async with in_transaction() as conn:
+            # Submitting a dossier locks the enrolment too: no observation slips
+            # into a block between its readiness check and its freezing.
+            await Enrolment.select_for_update().using_db(conn).get(id=data.enrolment_id)
             refuse_if_frozen(
                 blocks_touched(data, ref), await frozen_blocks(data.enrolment_id, conn)
             )

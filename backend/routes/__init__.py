@@ -1,7 +1,16 @@
 """Every route of the app, one module per area."""
 
-from backend.routes import admin, enrolments, evidence, progress, referentials, session, system
+from backend.routes import (
+    admin,
+    enrolments,
+    evidence,
+    jury,
+    progress,
+    referentials,
+    session,
+    system,
+)
 
 ROUTES = [*system.routes, *session.routes, *referentials.routes, *enrolments.routes,
           *evidence.routes, *admin.routes,
-          *progress.routes]
+          *progress.routes, *jury.routes]

@@ -67,6 +67,13 @@ PER_ENROLMENT = {  # reading an enrolment's things: others' are hidden (404)
     "candidate": (OK, 404), "jury": (OK, 404)}
 ADMIN_ONLY = same(anonymous=401, outsider=403, tutor=403, candidate=403, jury=403)
 ADMIN_OBJECT = {**ADMIN_ONLY, "admin": (OK, 404)}
+SUBMIT = {**ADMIN_ONLY, "admin": (OK, OK), "tutor": (OK, 404)}
+JURY_LISTS = same(anonymous=401, outsider=403, tutor=403, candidate=403)
+SESSION_PAGES = {**JURY_LISTS, "admin": (OK, 404), "jury": (OK, 404)}
+DOSSIER_READS = {**PER_ENROLMENT, "outsider": (404, 404), "admin": (OK, OK)}
+DECIDE = {**ADMIN_ONLY, "admin": (403, 403), "jury": (OK, 404)}
+APPEAL = {**ADMIN_ONLY, "admin": (OK, OK), "candidate": (OK, 404)}
+CLOSE = DECIDE
 TUTOR_WRITES = {**PER_ENROLMENT, "admin": (403, 403), "candidate": (403, 404), "jury": (403, 404)}
 PHOTO_WRITES = {**TUTOR_WRITES, "candidate": (OK, 404)}
 
@@ -118,6 +125,45 @@ ROWS = [
         admin_object("/admin/enrolments/{}/move", "enrolment"), ADMIN_OBJECT),
     Row("POST", "/admin/enrolments/{id:int}/move",
         admin_object("/admin/enrolments/{}/move", "enrolment", data={}), ADMIN_OBJECT),
+    # --- the jury: dossiers, sessions, decisions, documents
+    *[Row("POST", path, lambda w, own, path=path: (
+        path.replace("{id:int}", str(enrolment_of(w, own))), {"json": {"block": "BC01"}}
+        if path.startswith("/api") else {"data": {"block": "BC01"}}), SUBMIT)
+      for path in ("/api/v1/enrolments/{id:int}/dossiers", "/enrolments/{id:int}/dossiers")],
+    *[Row("GET", path, lambda w, own, path=path: (
+        path.replace("{id:int}", str(enrolment_of(w, own))), {}), PER_ENROLMENT)
+      for path in ("/api/v1/enrolments/{id:int}/outcome", "/enrolments/{id:int}/outcome",
+                   "/enrolments/{id:int}/certificate.pdf")],
+    Row("GET", "/api/v1/jury-sessions", plain("/api/v1/jury-sessions"), JURY_LISTS),
+    Row("GET", "/jury", plain("/jury"), JURY_LISTS),
+    *[Row(method, path, lambda w, own, path=path: (
+        path.replace("{id:int}", str(pick(w, own, "session"))), {"data": {}}), expect)
+      for method, path, expect in (
+          ("GET", "/jury-sessions/{id:int}", SESSION_PAGES),
+          ("GET", "/jury-sessions/{id:int}/minutes.pdf", SESSION_PAGES),
+          ("GET", "/admin/jury-sessions/{id:int}/dossiers", ADMIN_OBJECT),
+          ("POST", "/admin/jury-sessions/{id:int}/dossiers", ADMIN_OBJECT))
+      if method == "GET"],
+    Row("POST", "/admin/jury-sessions/{id:int}/dossiers", lambda w, own: (
+        f"/admin/jury-sessions/{pick(w, own, 'session')}/dossiers",
+        {"data": {"dossier": str(w.dossiers[True])}}), ADMIN_OBJECT),
+    *[Row(method, path, lambda w, own, path=path: (
+        path.replace("{id:int}", str(w.dossiers[own])),
+        {"json": {}} if path.startswith("/api") and method != "GET" else
+        ({"data": {}} if method == "POST" else {})), expect)
+      for method, path, expect in (
+          ("GET", "/api/v1/dossiers/{id:int}", DOSSIER_READS),
+          ("GET", "/dossiers/{id:int}", DOSSIER_READS),
+          ("GET", "/dossiers/{id:int}.pdf", DOSSIER_READS),
+          ("PUT", "/api/v1/dossiers/{id:int}/decision", DECIDE),
+          ("POST", "/dossiers/{id:int}/decision", DECIDE),
+          ("POST", "/api/v1/dossiers/{id:int}/appeal", APPEAL),
+          ("POST", "/dossiers/{id:int}/appeal", APPEAL))],
+    # Closing last: it ends the session's decisions for the rows above.
+    *[Row("POST", path, lambda w, own, path=path: (
+        path.replace("{id:int}", str(pick(w, own, "session"))),
+        {"json": {}} if path.startswith("/api") else {"data": {}}), CLOSE)
+      for path in ("/api/v1/jury-sessions/{id:int}/close", "/jury-sessions/{id:int}/close")],
     # --- branch administration: lists and forms, then objects of the admin's branch
     # --- (own) or of another branch (other, 404).
     *[Row(method, path, plain(path, **({"data": {}} if method == "POST" else {})), ADMIN_ONLY)
@@ -189,9 +235,12 @@ async def matrix_world(store):
                            size=1, width=40, height=30, thumb_sha256=sha, thumb_size=1)
         w.photos[own] = photo_id
         w.observations[own] = await observation_row(e, author)
-    await Dossier.create(enrolment=w.enrolment, block_code="BC02", manifest={},
-                         manifest_sha256="d" * 64, submitted_by=w.tutor,
-                         submitted_at=utcnow(), session=w.session)
+    w.dossiers = {}
+    for own, e, session in ((True, w.enrolment, w.session), (False, w.other_enrolment, None)):
+        dossier = await Dossier.create(enrolment=e, block_code="BC02", manifest={},
+                                       manifest_sha256="d" * 64, submitted_by=w.tutor,
+                                       submitted_at=utcnow(), session=session)
+        w.dossiers[own] = dossier.id
     await add_admin_objects(w, w)
     w.elsewhere = await f.world()  # another branch, with its own admin
     await add_admin_objects(w.elsewhere, w.elsewhere)

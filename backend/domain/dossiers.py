@@ -1,0 +1,744 @@
+"""Dossiers and jury sessions: the use cases around the pure rules of `backend.domain.jury`.
+
+Each write is one transaction with its audit event, and bumps the enrolment's revision when
+what the candidate and the tutor see changes. Object-level access is decided here, through
+`backend.permissions`: not visible → 404, visible but not allowed → 403.
+
+Concurrency:
+- submitting locks the enrolment row, so two submissions of one block cannot both pass the
+  readiness check, and the manifest is read after every evidence write that got in first;
+- deciding and closing lock the session row: no decision lands after the closing, and the
+  one-decision-per-dossier unique constraint settles whatever slips past the check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from backend import audit
+from backend.auth import Identity
+from backend.domain import jury
+from backend.domain.evidence import bump_revision
+from backend.domain.progress import HeldBlock as HeldRecord
+from backend.domain.referentials import Referential, Registry
+from backend.domain.standing import french_day, load_records
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.models import (
+    AuditEvent,
+    Decision,
+    Dossier,
+    Enrolment,
+    HeldBlock,
+    JuryMember,
+    JurySession,
+    Observation,
+    Person,
+    Photo,
+    Tutorship,
+)
+from backend.permissions import Relation, admin_branch_ids, relation_to
+from backend.storage import PhotoStore
+
+Clock = Callable[[], datetime]
+SHA_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def dossier_not_found() -> NotFound:
+    return NotFound("Dossier introuvable.", code="dossier_not_found")
+
+
+def session_not_found() -> NotFound:
+    return NotFound("Session de jury introuvable.", code="jury_session_not_found")
+
+
+def session_closed() -> Conflict:
+    return Conflict("La session est close : ses décisions sont définitives.",
+                    code="jury_session_closed")
+
+
+def decision_json(d: Decision) -> dict[str, Any]:
+    return {"id": d.id, "dossier": d.dossier_id, "outcome": d.outcome, "reasons": d.reasons,
+            "recommendations": d.recommendations, "decided_by": d.decided_by_id,
+            "decided_at": jury.instant(d.decided_at), "manifest_sha256": d.manifest_sha256}
+
+
+def dossier_json(d: Dossier, decision: Decision | None = None, *,
+                 manifest: bool = False) -> dict[str, Any]:
+    data = {"id": d.id, "enrolment": d.enrolment_id, "block": d.block_code,
+            "submitted_by": d.submitted_by_id, "submitted_at": jury.instant(d.submitted_at),
+            "session": d.session_id, "review_of": d.review_of_id,
+            "manifest_sha256": d.manifest_sha256,
+            "decision": decision_json(decision) if decision else None}
+    if manifest:
+        data["manifest"] = d.manifest
+    return data
+
+
+# Conflicts of interest ----------------------------------------------------------------------
+
+
+async def conflicts(person_ids: Iterable[int], enrolments: dict[int, int], conn: Any = None
+                    ) -> dict[tuple[int, int], str]:
+    """{(person, enrolment): reason} for people who tutor (now or before) or work in the
+    company of the candidates of `enrolments` ({enrolment id: company id}). Two queries."""
+    person_ids = list(set(person_ids))
+    if not person_ids or not enrolments:
+        return {}
+    tutors = set(await Tutorship.filter(tutor_id__in=person_ids,
+                                        enrolment_id__in=list(enrolments)).using_db(
+        conn).values_list("tutor_id", "enrolment_id"))
+    companies = dict(await Person.filter(id__in=person_ids).using_db(conn).values_list(
+        "id", "company_id"))
+    found = {}
+    for pid in person_ids:
+        for eid, company_id in enrolments.items():
+            reason = jury.conflict_reason(tutors=(pid, eid) in tutors,
+                                          same_company=companies.get(pid) == company_id)
+            if reason:
+                found[(pid, eid)] = reason
+    return found
+
+
+# Who may do what on a dossier ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Access:
+    dossier: Dossier
+    relation: Relation  # the caller's ties to the enrolment
+    seat: JuryMember | None  # the caller's seat in the dossier's session
+    conflict: str | None  # why the caller may not decide on this candidate
+
+    @property
+    def can_decide(self) -> bool:
+        return self.seat is not None and self.conflict is None
+
+
+async def dossier_access(identity: Identity, dossier_id: int) -> Access:
+    """Seen by whoever sees the enrolment, and by the members of the dossier's session; a
+    member in conflict of interest who has no other tie gets 403, others 404."""
+    dossier = await Dossier.get_or_none(id=dossier_id).select_related("enrolment")
+    if dossier is None:
+        raise dossier_not_found()
+    seat = None
+    if dossier.session_id is not None:
+        seat = await JuryMember.get_or_none(session_id=dossier.session_id,
+                                            person_id=identity.id)
+    try:
+        relation = await relation_to(identity, dossier.enrolment_id)
+    except NotFound:
+        relation = None
+    conflict = None
+    if seat is not None:
+        found = await conflicts([identity.id], {dossier.enrolment_id:
+                                                dossier.enrolment.company_id})
+        conflict = found.get((identity.id, dossier.enrolment_id))
+    if relation is None and seat is None:
+        raise dossier_not_found()
+    if relation is None:
+        raise Forbidden(f"Conflit d'intérêts ({conflict}) : vous ne siégez pas pour ce dossier.",
+                        code="conflict_of_interest")
+    return Access(dossier, relation, seat, conflict)
+
+
+def require_decider(access: Access) -> None:
+    if access.seat is None:
+        raise Forbidden("Seuls les membres de la session de ce dossier décident.",
+                        code="not_jury_member")
+    if access.conflict:
+        raise Forbidden(f"Conflit d'intérêts ({access.conflict}) : vous ne pouvez pas décider "
+                        "sur ce dossier.", code="conflict_of_interest")
+
+
+# Submitting a block -------------------------------------------------------------------------
+
+
+def submitter_role(relation: Relation) -> str:
+    if relation.tutor:
+        return "tutor"
+    if relation.admin:
+        return "admin"
+    raise Forbidden("Seul un tuteur désigné sur ce parcours ou l'administrateur de la branche "
+                    "présente un bloc au jury.", code="not_designated_tutor")
+
+
+def not_ready(block) -> Conflict:
+    reasons = [block.reason] + [c.reason for c in block.competencies
+                                if c.state != "acquired" or c.evidence_missing]
+    return Conflict(f"Le bloc {block.code} n'est pas prêt pour le jury.", code="block_not_ready",
+                    details={"block": block.code, "state": block.state, "reasons": reasons})
+
+
+async def submit(identity: Identity, relation: Relation, block_code: Any, *,
+                 registry: Registry, today: date, clock: Clock) -> Dossier:
+    """Freeze a ready block into a dossier: the manifest of its evidence, the submitter's
+    attestation and the manifest's sha256."""
+    role = submitter_role(relation)
+    enrolment = relation.enrolment
+    ref = registry.find(enrolment.referential_code, enrolment.referential_version)
+    if ref is None:
+        raise NotFound("Le référentiel de ce parcours n'est pas chargé.",
+                       code="referential_not_found")
+    if not isinstance(block_code, str) or ref.block(block_code) is None:
+        raise ValidationFailed("Bloc inconnu dans ce référentiel.", code="unknown_block",
+                               details={"block": "inconnu"})
+    async with in_transaction() as conn:
+        await Enrolment.select_for_update().using_db(conn).get(id=enrolment.id)
+        at = clock()  # after the lock: every row counted was written before this instant
+        records = await load_records(enrolment.id, ref, conn=conn)
+        block = next(b for b in records.progress(ref, today).blocks if b.code == block_code)
+        if not block.ready:
+            raise not_ready(block)
+        manifest = jury.build_manifest(
+            ref=ref, block_code=block_code,
+            enrolment={"id": enrolment.id, "candidate": enrolment.candidate_id,
+                       "company": enrolment.company_id},
+            observations=await Observation.filter(enrolment_id=enrolment.id).using_db(
+                conn).values(*jury.OBSERVATION_FIELDS),
+            photos=await Photo.filter(enrolment_id=enrolment.id).using_db(conn).values(
+                *jury.PHOTO_FIELDS),
+            attestation={"person": identity.id, "name": identity.person.full_name,
+                         "role": role, "at": jury.instant(at)})
+        digest = jury.sha256_of(manifest)
+        dossier = await Dossier.create(enrolment_id=enrolment.id, block_code=block_code,
+                                       manifest=manifest, manifest_sha256=digest,
+                                       submitted_by_id=identity.id, submitted_at=at,
+                                       using_db=conn)
+        await bump_revision(enrolment.id, conn)
+        await audit.record("dossier.submitted", actor_id=identity.id,
+                           subject=f"dossier:{dossier.id}",
+                           payload={"enrolment": enrolment.id, "block": block_code,
+                                    "manifest_sha256": digest,
+                                    "observations": len(manifest["observations"]),
+                                    "photos": len(manifest["photos"])}, connection=conn)
+    return dossier
+
+
+# Jury sessions: assignment ------------------------------------------------------------------
+
+
+async def admin_session(identity: Identity, session_id: int) -> JurySession:
+    branches = await admin_branch_ids(identity.id)
+    session = await JurySession.get_or_none(id=session_id, organisation_id__in=branches or [-1])
+    if session is None:
+        raise session_not_found()
+    return session
+
+
+async def branch_dossier(session: JurySession, dossier_id: Any) -> Dossier:
+    """A dossier of the session's branch (the only ones it may examine)."""
+    try:
+        wanted = int(dossier_id)
+    except (TypeError, ValueError):
+        raise dossier_not_found() from None
+    dossier = await Dossier.get_or_none(id=wanted,
+                                        enrolment__company__branch_id=session.organisation_id)
+    if dossier is None:
+        raise dossier_not_found()
+    return dossier
+
+
+async def assign(identity: Identity, session_id: int, dossier_id: Any, *,
+                 assigned: bool) -> Dossier:
+    """Put an undecided dossier of the branch in an open session (`assigned`), or take it out."""
+    session = await admin_session(identity, session_id)
+    dossier = await branch_dossier(session, dossier_id)
+    async with in_transaction() as conn:
+        locked = await JurySession.select_for_update().using_db(conn).get(id=session.id)
+        if locked.status != "open":
+            raise Conflict("La session est close : ses dossiers ne changent plus.",
+                           code="jury_session_closed")
+        if await Decision.filter(dossier_id=dossier.id).using_db(conn).exists():
+            raise Conflict("Ce dossier a déjà reçu sa décision.", code="already_decided")
+        current = (None, session.id) if assigned else (session.id, None)
+        moved = await Dossier.filter(id=dossier.id, session_id=current[0]).using_db(
+            conn).update(session_id=current[1])
+        if not moved:
+            raise Conflict("Ce dossier est déjà affecté à une session." if assigned else
+                           "Ce dossier n'est pas affecté à cette session.",
+                           code="dossier_assigned" if assigned else "dossier_not_assigned")
+        await audit.record("dossier.assigned" if assigned else "dossier.unassigned",
+                           actor_id=identity.id, subject=f"dossier:{dossier.id}",
+                           payload={"session": session.id}, connection=conn)
+    dossier.session_id = current[1]
+    return dossier
+
+
+async def session_members(session_ids: list[int]) -> dict[int, list[JuryMember]]:
+    found: dict[int, list[JuryMember]] = {sid: [] for sid in session_ids}
+    for m in await JuryMember.filter(session_id__in=session_ids or [-1]).select_related(
+            "person").order_by("-is_president", "college", "id"):
+        found[m.session_id].append(m)
+    return found
+
+
+@dataclass(frozen=True)
+class DossierLine:
+    """A dossier as the session screens list it."""
+
+    dossier: Dossier
+    decision: Decision | None
+    conflicted: dict[int, str]  # member's person id → reason
+    notes: tuple[str, ...]  # members who may not decide on it, and why
+    problems: tuple[str, ...]  # what keeps the remaining members from deciding
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.notes + self.problems
+
+
+async def dossier_lines(dossiers: list[Dossier], members: list[JuryMember], conn: Any = None
+                        ) -> list[DossierLine]:
+    """Needs `enrolment__candidate` loaded. Three queries whatever the number of dossiers."""
+    decisions = {d.dossier_id: d for d in await Decision.filter(
+        dossier_id__in=[d.id for d in dossiers] or [-1]).using_db(conn)}
+    found = await conflicts([m.person_id for m in members],
+                            {d.enrolment_id: d.enrolment.company_id for d in dossiers}, conn)
+    lines = []
+    for d in dossiers:
+        mine = {m.person_id: r for m in members
+                if (r := found.get((m.person_id, d.enrolment_id)))}
+        notes = tuple(f"{m.person.full_name} ({jury.COLLEGE_LABELS[m.college]}) : "
+                      f"{mine[m.person_id]}, ne pourra pas décider." for m in members
+                      if m.person_id in mine)
+        problems = tuple(jury.deliberation_problems(
+            m.college for m in members if m.person_id not in mine)) if members else ()
+        lines.append(DossierLine(d, decisions.get(d.id), mine, notes, problems))
+    return lines
+
+
+async def assignment_view(identity: Identity, session_id: int) -> dict[str, Any]:
+    session = await admin_session(identity, session_id)
+    members = (await session_members([session.id]))[session.id]
+    assigned = await Dossier.filter(session_id=session.id).select_related(
+        "enrolment__candidate").order_by("id")
+    waiting = await Dossier.filter(
+        session_id=None, decision=None,
+        enrolment__company__branch_id=session.organisation_id).select_related(
+        "enrolment__candidate").order_by("submitted_at", "id")
+    return {"session": session, "members": members,
+            "assigned": await dossier_lines(list(assigned), members),
+            "waiting": await dossier_lines(list(waiting), members)}
+
+
+# Jury sessions: listing ---------------------------------------------------------------------
+
+
+async def visible_sessions(identity: Identity) -> list[JurySession]:
+    """Sessions the caller sits on, and every session of the branches they administer."""
+    branches = await admin_branch_ids(identity.id)
+    return list(await JurySession.filter(
+        Q(members__person_id=identity.id) | Q(organisation_id__in=branches or [-1])
+    ).distinct().order_by("-held_on", "-id"))
+
+
+async def session_view(identity: Identity, session: JurySession,
+                       members: list[JuryMember], rule: str) -> dict[str, Any]:
+    dossiers = await Dossier.filter(session_id=session.id).select_related(
+        "enrolment__candidate").order_by("id")
+    lines = await dossier_lines(list(dossiers), members)
+    seat = next((m for m in members if m.person_id == identity.id), None)
+    problems = jury.composition_problems([(m.college, m.is_president) for m in members], rule)
+    return {"session": session, "members": members, "lines": lines, "seat": seat,
+            "problems": problems, "vice_president": jury.vice_president(members)}
+
+
+async def sessions_overview(identity: Identity, rule: str) -> list[dict[str, Any]]:
+    sessions = await visible_sessions(identity)
+    members = await session_members([s.id for s in sessions])
+    return [await session_view(identity, s, members[s.id], rule) for s in sessions]
+
+
+async def session_for(identity: Identity, session_id: int) -> JurySession:
+    """A session the caller sits on or administers, else 404."""
+    session = await JurySession.get_or_none(id=session_id)
+    if session is None:
+        raise session_not_found()
+    if await JuryMember.filter(session_id=session.id, person_id=identity.id).exists():
+        return session
+    if session.organisation_id in await admin_branch_ids(identity.id):
+        return session
+    raise session_not_found()
+
+
+def session_json(view: dict[str, Any], identity: Identity) -> dict[str, Any]:
+    s = view["session"]
+    return {
+        "id": s.id, "held_on": s.held_on.isoformat(), "place": s.place, "status": s.status,
+        "closed_at": jury.instant(s.closed_at), "composition_problems": view["problems"],
+        "members": [{"person": {"id": m.person.id, "full_name": m.person.full_name},
+                     "college": m.college, "is_president": m.is_president}
+                    for m in view["members"]],
+        "dossiers": [{**dossier_json(line.dossier, line.decision),
+                      "candidate": {"id": line.dossier.enrolment.candidate.id,
+                                    "full_name": line.dossier.enrolment.candidate.full_name},
+                      "conflict_of_interest": line.conflicted.get(identity.id),
+                      "warnings": list(line.warnings)} for line in view["lines"]],
+    }
+
+
+# Deciding -----------------------------------------------------------------------------------
+
+
+def already_decided(decision: Decision) -> Conflict:
+    return Conflict("Ce dossier a déjà reçu sa décision.", code="already_decided",
+                    details={"stored": decision_json(decision)})
+
+
+def check_manifest(dossier: Dossier) -> None:
+    if jury.sha256_of(dossier.manifest) != dossier.manifest_sha256:
+        raise Conflict("Le manifeste de ce dossier ne correspond plus à son empreinte : "
+                       "décision impossible, prévenez l'administrateur.",
+                       code="dossier_altered")
+
+
+async def decide(identity: Identity, dossier_id: int, data: jury.DecisionInput, *,
+                 clock: Clock) -> Decision:
+    access = await dossier_access(identity, dossier_id)
+    require_decider(access)
+    dossier = access.dossier
+    try:
+        async with in_transaction() as conn:
+            session = await JurySession.select_for_update().using_db(conn).get(
+                id=dossier.session_id)
+            now_in = await Dossier.filter(id=dossier.id).using_db(conn).values_list(
+                "session_id", flat=True)
+            if now_in != [session.id]:  # taken out of the session since the seat was checked
+                raise Conflict("Ce dossier n'est plus affecté à cette session.",
+                               code="dossier_not_assigned")
+            stored = await Decision.get_or_none(dossier_id=dossier.id).using_db(conn)
+            if stored is not None:
+                raise already_decided(stored)
+            if session.status != "open":
+                raise session_closed()
+            check_manifest(dossier)
+            decision = await Decision.create(
+                dossier_id=dossier.id, outcome=data.outcome, reasons=data.reasons,
+                recommendations=data.recommendations, decided_by_id=identity.id,
+                decided_at=clock(), manifest_sha256=dossier.manifest_sha256, using_db=conn)
+            await bump_revision(dossier.enrolment_id, conn)
+            await audit.record("decision.recorded", actor_id=identity.id,
+                               subject=f"dossier:{dossier.id}",
+                               payload={"enrolment": dossier.enrolment_id,
+                                        "block": dossier.block_code, "outcome": data.outcome,
+                                        "manifest_sha256": dossier.manifest_sha256,
+                                        "session": session.id}, connection=conn)
+    except IntegrityError:  # a concurrent decision on the same dossier won
+        raise already_decided(await Decision.get(dossier_id=dossier.id)) from None
+    return decision
+
+
+# Closing ------------------------------------------------------------------------------------
+
+
+async def president_seat(identity: Identity, session_id: int) -> JuryMember:
+    session = await session_for(identity, session_id)
+    seat = await JuryMember.get_or_none(session_id=session.id, person_id=identity.id)
+    if seat is None or not seat.is_president:
+        raise Forbidden("Seul le président de la session la clôt.", code="not_president")
+    return seat
+
+
+async def close_session(identity: Identity, session_id: int, *, rule: str,
+                        clock: Clock) -> JurySession:
+    """The president closes: every dossier decided, the composition rule met (for the session,
+    and for each dossier by the members free of conflict). Decisions are final afterwards."""
+    await president_seat(identity, session_id)
+    async with in_transaction() as conn:
+        session = await JurySession.select_for_update().using_db(conn).get(id=session_id)
+        if session.status != "open":
+            raise Conflict("La session est déjà close.", code="jury_session_closed")
+        members = await JuryMember.filter(session_id=session.id).using_db(conn).select_related(
+            "person").order_by("-is_president", "college", "id")
+        dossiers = await Dossier.filter(session_id=session.id).using_db(conn).select_related(
+            "enrolment__candidate").order_by("id")
+        lines = await dossier_lines(list(dossiers), list(members), conn)
+        undecided = [line.dossier.id for line in lines if line.decision is None]
+        if undecided:
+            raise Conflict("Des dossiers de la session attendent leur décision.",
+                           code="dossiers_undecided", details={"dossiers": undecided})
+        problems = jury.composition_problems([(m.college, m.is_president) for m in members],
+                                             rule)
+        problems += [f"Dossier {line.dossier.id} : {p}" for line in lines for p in line.problems]
+        if problems:
+            raise Conflict("La composition du jury ne permet pas de clore la session.",
+                           code="jury_composition", details={"problems": problems})
+        session.status, session.closed_at, session.closed_by_id = "closed", clock(), identity.id
+        await session.save(using_db=conn, update_fields=["status", "closed_at", "closed_by_id"])
+        for enrolment_id in sorted({line.dossier.enrolment_id for line in lines}):
+            await bump_revision(enrolment_id, conn)
+        record = minutes_record(session, list(members), lines)
+        await audit.record("jury_session.closed", actor_id=identity.id,
+                           subject=f"jury_session:{session.id}",
+                           payload={"minutes_sha256": jury.sha256_of(record),
+                                    "decisions": record["decisions"]}, connection=conn)
+    return session
+
+
+def minutes_record(session: JurySession, members: list[JuryMember],
+                   lines: list[DossierLine]) -> dict[str, Any]:
+    """What the minutes attest, by ids (names may change, this may not): its sha256 is in the
+    closing's audit event and printed on the procès-verbal."""
+    return {
+        "session": session.id, "held_on": session.held_on.isoformat(), "place": session.place,
+        "closed_at": jury.instant(session.closed_at), "closed_by": session.closed_by_id,
+        "members": [[m.person_id, m.college, m.is_president] for m in members],
+        "decisions": [{"dossier": line.dossier.id, "enrolment": line.dossier.enrolment_id,
+                       "block": line.dossier.block_code,
+                       "manifest_sha256": line.dossier.manifest_sha256,
+                       "outcome": line.decision.outcome, "reasons": line.decision.reasons,
+                       "recommendations": line.decision.recommendations,
+                       "decided_by": line.decision.decided_by_id,
+                       "decided_at": jury.instant(line.decision.decided_at)}
+                      for line in lines if line.decision is not None],
+    }
+
+
+async def minutes_view(identity: Identity, session_id: int, registry: Registry,
+                       rule: str) -> dict[str, Any]:
+    session = await session_for(identity, session_id)
+    members = (await session_members([session.id]))[session.id]
+    view = await session_view(identity, session, members, rule)
+    deciders = dict(await Person.filter(id__in=[line.decision.decided_by_id for line in
+                                                view["lines"] if line.decision] or [-1]
+                                        ).values_list("id", "full_name"))
+    titles = {}
+    for line in view["lines"]:
+        e = line.dossier.enrolment
+        ref = registry.find(e.referential_code, e.referential_version)
+        block = ref.block(line.dossier.block_code) if ref else None
+        titles[line.dossier.id] = block.title if block else ""
+    view.update(deciders=deciders, titles=titles,
+                minutes_sha256=jury.sha256_of(minutes_record(session, members, view["lines"]))
+                if session.status == "closed" else None)
+    return view
+
+
+# Appeals ------------------------------------------------------------------------------------
+
+
+async def appeal(identity: Identity, dossier_id: int, grounds: str, *, clock: Clock) -> Dossier:
+    """A reasoned appeal against a final refusal: a new dossier reviewing the same frozen
+    evidence (`review_of`), to be assigned to a session and decided like any other."""
+    access = await dossier_access(identity, dossier_id)
+    if not (access.relation.candidate or access.relation.admin):
+        raise Forbidden("Seul le candidat (ou l'administrateur pour lui) forme un recours.",
+                        code="not_appellant")
+    original = access.dossier
+    decision = await Decision.get_or_none(dossier_id=original.id).select_related(
+        "dossier__session")
+    if decision is None or decision.dossier.session.status != "closed":
+        raise Conflict("Un recours porte sur une décision définitive (session close).",
+                       code="decision_not_final")
+    if decision.outcome != "not_validated":
+        raise Conflict("Seule une décision de non-validation peut faire l'objet d'un recours.",
+                       code="not_appealable")
+    check_manifest(original)
+    async with in_transaction() as conn:
+        await Enrolment.select_for_update().using_db(conn).get(id=original.enrolment_id)
+        if await Dossier.filter(review_of_id=original.id).using_db(conn).exists():
+            raise Conflict("Un recours a déjà été formé contre cette décision.",
+                           code="already_appealed")
+        if await Dossier.filter(enrolment_id=original.enrolment_id,
+                                block_code=original.block_code, decision=None).using_db(
+                conn).exists():
+            raise Conflict("Un dossier de ce bloc attend déjà la décision du jury.",
+                           code="dossier_pending")
+        at = clock()
+        manifest = jury.appeal_manifest(
+            original.manifest, dossier_id=original.id, manifest_sha256=original.manifest_sha256,
+            grounds=grounds, by={"person": identity.id, "name": identity.person.full_name,
+                                 "role": "candidate" if access.relation.candidate else "admin"},
+            at=at)
+        digest = jury.sha256_of(manifest)
+        dossier = await Dossier.create(enrolment_id=original.enrolment_id,
+                                       block_code=original.block_code, manifest=manifest,
+                                       manifest_sha256=digest, submitted_by_id=identity.id,
+                                       submitted_at=at, review_of_id=original.id,
+                                       using_db=conn)
+        await bump_revision(original.enrolment_id, conn)
+        await audit.record("dossier.appealed", actor_id=identity.id,
+                           subject=f"dossier:{dossier.id}",
+                           payload={"enrolment": original.enrolment_id,
+                                    "block": original.block_code, "review_of": original.id,
+                                    "manifest_sha256": digest}, connection=conn)
+    return dossier
+
+
+# Outcomes -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnrolmentOutcome:
+    outcome: jury.Outcome
+    dossiers: list[dict[str, Any]]  # every dossier with its session and decision, oldest first
+
+
+async def enrolment_outcome(enrolment: Enrolment, ref: Referential,
+                            today: date) -> EnrolmentOutcome:
+    held = await HeldBlock.filter(enrolment_id=enrolment.id).values_list(
+        "block_code", "decided_on", "referential_version")
+    dossiers = await Dossier.filter(enrolment_id=enrolment.id).order_by("id").values(
+        "id", "block_code", "submitted_at", "review_of_id", "manifest_sha256", "session_id",
+        "session__held_on", "session__place", "session__status")
+    decisions = {d["dossier_id"]: d for d in await Decision.filter(
+        dossier__enrolment_id=enrolment.id).values(
+        "dossier_id", "outcome", "reasons", "recommendations", "decided_at")}
+    records = []
+    for d in dossiers:
+        decision = decisions.get(d["id"])
+        d["decision"] = decision
+        records.append(jury.DossierRecord(
+            id=d["id"], block=d["block_code"], submitted_on=french_day(d["submitted_at"]),
+            outcome=decision["outcome"] if decision else None,
+            decided_on=french_day(decision["decided_at"]) if decision else None,
+            final=bool(decision) and d["session__status"] == "closed",
+            reasons=decision["reasons"] if decision else "",
+            recommendations=decision["recommendations"] if decision else "",
+            review_of=d["review_of_id"]))
+    outcome = jury.compute_outcome(ref, [HeldRecord(*h) for h in held], records, today)
+    return EnrolmentOutcome(outcome, dossiers)
+
+
+def outcome_json(enrolment: Enrolment, found: EnrolmentOutcome) -> dict[str, Any]:
+    return {"enrolment": enrolment.id, **jury.outcome_dict(found.outcome), "dossiers": [
+        {"id": d["id"], "block": d["block_code"], "submitted_at": jury.instant(d["submitted_at"]),
+         "review_of": d["review_of_id"], "manifest_sha256": d["manifest_sha256"],
+         "session": None if d["session_id"] is None else {
+             "id": d["session_id"], "held_on": d["session__held_on"].isoformat(),
+             "place": d["session__place"], "status": d["session__status"]},
+         "decision": None if d["decision"] is None else {
+             "outcome": d["decision"]["outcome"], "reasons": d["decision"]["reasons"],
+             "recommendations": d["decision"]["recommendations"],
+             "decided_at": jury.instant(d["decision"]["decided_at"])}}
+        for d in found.dossiers]}
+
+
+# Review -------------------------------------------------------------------------------------
+
+
+async def review_view(access: Access, registry: Registry) -> dict[str, Any]:
+    """The jury's page of one dossier: everything read from the frozen manifest."""
+    dossier, manifest = access.dossier, access.dossier.manifest
+    if not jury.readable(manifest):
+        raise Conflict("Le manifeste de ce dossier est illisible : prévenez l'administrateur.",
+                       code="dossier_altered")
+    ref = registry.find(manifest["referential"]["code"], manifest["referential"]["version"])
+    if ref is None:
+        raise NotFound("Le référentiel de ce dossier n'est pas chargé.",
+                       code="referential_not_found")
+    decision = await Decision.get_or_none(dossier_id=dossier.id)
+    session = await JurySession.get_or_none(id=dossier.session_id) if dossier.session_id else None
+    order = list(await Dossier.filter(session_id=dossier.session_id).order_by("id").values_list(
+        "id", flat=True)) if session else [dossier.id]
+    at = order.index(dossier.id)
+    people = {manifest["enrolment"]["candidate"], dossier.submitted_by_id,
+              *(o["author"] for o in manifest["observations"]),
+              *([decision.decided_by_id] if decision else [])}
+    names = dict(await Person.filter(id__in=list(people)).values_list("id", "full_name"))
+    return {
+        "dossier": dossier, "manifest": manifest, "ref": ref,
+        "block": ref.block(manifest["block"]["code"]),
+        "progress": jury.manifest_progress(manifest, ref, french_day(dossier.submitted_at)),
+        "timeline": jury.criteria_timeline(manifest), "photos": jury.photo_labels(manifest),
+        "observations": [o for o in manifest["observations"] if o["kind"] == "observation"],
+        "reflections": [o for o in manifest["observations"] if o["kind"] == "reflection"],
+        "names": names, "decision": decision, "session": session, "access": access,
+        "previous": order[at - 1] if at > 0 else None,
+        "next": order[at + 1] if at + 1 < len(order) else None, "position": (at + 1, len(order)),
+        "hash_ok": jury.sha256_of(manifest) == dossier.manifest_sha256,
+        "can_decide": access.can_decide and decision is None and session is not None
+        and session.status == "open",
+    }
+
+
+# Verification -------------------------------------------------------------------------------
+
+
+async def verify_dossier(dossier_id: int, registry: Registry, store: PhotoStore) -> list[str]:
+    """Every difference between a dossier and what the database and the photo files say;
+    empty when it verifies. Rows are read as they stood at submission: evidence recorded
+    after it (a refused block reopens) belongs to later dossiers."""
+    dossier = await Dossier.get_or_none(id=dossier_id)
+    if dossier is None:
+        return [f"dossier {dossier_id}: not found"]
+    problems = await _check_hashes(dossier)
+    if dossier.review_of_id is not None:
+        return problems + await _check_appeal(dossier, registry, store)
+    manifest = dossier.manifest
+    if not jury.readable(manifest):
+        return problems + [f"manifest: unreadable (not a {jury.MANIFEST_FORMAT} manifest)"]
+    ref = registry.find(manifest["referential"].get("code"),
+                        manifest["referential"].get("version"))
+    if ref is None or ref.block(manifest["block"].get("code")) is None:
+        return problems + [f"referential {manifest['referential']}: not loaded"]
+    enrolment = await Enrolment.get(id=dossier.enrolment_id)
+    header = {"id": enrolment.id, "candidate": enrolment.candidate_id,
+              "company": enrolment.company_id}
+    if manifest.get("enrolment") != header:
+        problems.append(f"enrolment: stored {manifest.get('enrolment')}, rows give {header}")
+    cutoff = {"enrolment_id": enrolment.id, "created_at__lte": dossier.submitted_at}
+    fresh = jury.evidence_part(
+        ref, dossier.block_code,
+        await Observation.filter(**cutoff).values(*jury.OBSERVATION_FIELDS),
+        await Photo.filter(**cutoff).values(*jury.PHOTO_FIELDS))
+    problems += jury.diff_manifests({k: manifest.get(k) for k in fresh}, fresh)
+    return problems + await run_in_threadpool(_check_files, manifest.get("photos") or [], store)
+
+
+async def _check_hashes(dossier: Dossier) -> list[str]:
+    problems = []
+    actual = jury.sha256_of(dossier.manifest)
+    if actual != dossier.manifest_sha256:
+        problems.append(f"manifest: hashes to {actual}, dossier records "
+                        f"{dossier.manifest_sha256}")
+    decision = await Decision.get_or_none(dossier_id=dossier.id)
+    if decision is not None and decision.manifest_sha256 != dossier.manifest_sha256:
+        problems.append(f"decision {decision.id}: made on manifest {decision.manifest_sha256}, "
+                        f"dossier records {dossier.manifest_sha256}")
+    action = "dossier.appealed" if dossier.review_of_id else "dossier.submitted"
+    event = await AuditEvent.get_or_none(action=action, subject=f"dossier:{dossier.id}")
+    if event is None:
+        problems.append(f"audit: no {action} event for dossier {dossier.id}")
+    elif event.payload.get("manifest_sha256") != dossier.manifest_sha256:
+        problems.append(f"audit event {event.id}: records manifest "
+                        f"{event.payload.get('manifest_sha256')}, dossier records "
+                        f"{dossier.manifest_sha256}")
+    return problems
+
+
+async def _check_appeal(dossier: Dossier, registry: Registry, store: PhotoStore) -> list[str]:
+    original = await Dossier.get(id=dossier.review_of_id)
+    problems = []
+    manifest = dossier.manifest if jury.readable(dossier.manifest) else {}
+    review = manifest.get("review_of")
+    if not isinstance(review, dict) or review.get("dossier") != original.id or \
+            review.get("manifest_sha256") != original.manifest_sha256:
+        problems.append(f"review_of: does not name dossier {original.id} with its hash")
+    if not manifest or jury.original_of(manifest) != original.manifest:
+        problems.append(f"evidence: differs from the manifest of dossier {original.id}")
+    inner = await verify_dossier(original.id, registry, store)
+    return problems + [f"reviewed dossier {original.id}: {p}" for p in inner]
+
+
+def _check_files(photos: list[dict[str, Any]], store: PhotoStore) -> list[str]:
+    problems = []
+    for p in photos:
+        for kind in ("sha256", "thumb_sha256"):
+            sha = p.get(kind)
+            if not isinstance(sha, str) or not SHA_HEX.fullmatch(sha) or not store.exists(sha):
+                problems.append(f"photo {p.get('id')}: {kind} file {sha} missing")
+            elif not store.verify(sha):
+                problems.append(f"photo {p.get('id')}: {kind} file {sha} altered (its bytes no "
+                                "longer hash to its name)")
+    return problems
+

@@ -1,0 +1,180 @@
+"""`carnet audit verify` and `carnet dossier verify`: they pass on intact data and name what was
+tampered with: an audit payload, a deleted or reordered event, a photo byte, a stored row."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import date, timedelta
+
+from backend import audit
+from backend.auth import Identity, utcnow
+from backend.cli import _with_orm, audit_verify_report, dossier_verify_report, main
+from backend.domain import dossiers
+from backend.models import AuditEvent, Dossier, Observation
+from backend.permissions import relation_to
+from tests import factories as f
+from tests.routes.test_jury import BLOCK, observation_row, ready_block, submitted
+
+FIELDS = ("at", "actor_id", "action", "subject", "payload", "prev_hash", "hash")
+
+
+async def chain(n: int = 4) -> list[int]:
+    for i in range(n):
+        await audit.record("test.event", actor_id=None, subject=f"thing:{i}", payload={"i": i})
+    return list(await AuditEvent.all().order_by("id").values_list("id", flat=True))
+
+
+def flip_a_byte(store, sha: str) -> None:
+    path = store.path(sha)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+# Audit chain --------------------------------------------------------------------------------
+
+
+async def test_audit_verify_passes_on_an_intact_chain(db):
+    await chain()
+    code, lines = await audit_verify_report()
+    assert code == 0 and "OK" in lines[0]
+
+
+async def test_audit_verify_names_an_event_whose_payload_was_altered(db):
+    ids = await chain()
+    await AuditEvent.filter(id=ids[1]).update(payload={"i": 99})
+    code, lines = await audit_verify_report()
+    assert code == 1
+    assert f"event {ids[1]}: content altered" in lines[0]
+
+
+async def test_audit_verify_names_a_deleted_event(db):
+    ids = await chain()
+    await AuditEvent.filter(id=ids[1]).delete()
+    code, lines = await audit_verify_report()
+    assert code == 1
+    assert f"event {ids[2]}: previous event missing or reordered" in lines[0]
+    assert f"event {ids[1]} may have been deleted" in lines[1]
+
+
+async def test_audit_verify_names_events_deleted_from_the_end(db):
+    ids = await chain()
+    await AuditEvent.filter(id=ids[-1]).delete()
+    code, lines = await audit_verify_report()
+    assert code == 1 and f"missing after event {ids[-2]}" in lines[0]
+
+
+async def test_audit_verify_names_a_reordered_event(db):
+    ids = await chain()
+    second, third = [await AuditEvent.get(id=i) for i in ids[1:3]]
+    a = {k: getattr(second, k) for k in FIELDS}
+    b = {k: getattr(third, k) for k in FIELDS}
+    await AuditEvent.filter(id=ids[2]).update(hash="0" * 64)  # free the unique hash
+    await AuditEvent.filter(id=ids[1]).update(**b)
+    await AuditEvent.filter(id=ids[2]).update(**a)
+    code, lines = await audit_verify_report()
+    assert code == 1
+    assert f"event {ids[1]}: previous event missing or reordered" in lines[0]
+
+
+# Dossiers -----------------------------------------------------------------------------------
+
+
+async def test_dossier_verify_passes_then_names_a_photo_whose_bytes_changed(client, app):
+    w = await f.world()
+    dossier = await submitted(client, app, w)
+    store = app.state.photo_store
+    code, lines = await dossier_verify_report(dossier["id"], app.state.registry, store)
+    assert code == 0, lines
+    photo = dossier["manifest"]["photos"][1]
+    flip_a_byte(store, photo["sha256"])
+    code, lines = await dossier_verify_report(dossier["id"], app.state.registry, store)
+    assert code == 1
+    assert any(photo["id"] in line and "altered" in line for line in lines), lines
+
+
+async def test_dossier_verify_names_rows_changed_deleted_or_slipped_in(client, app):
+    w = await f.world()
+    dossier = await submitted(client, app, w)
+    entries = dossier["manifest"]["observations"]
+    await Observation.filter(id=entries[0]["id"]).update(ratings={"C4.1.a": "not_met"})
+    await Observation.filter(id=entries[2]["id"]).delete()
+    late = await observation_row(w.enrolment, w.tutor, w.enrolment.started_on,
+                                 ratings={"C4.3.a": "met"})
+    submitted_at = (await Dossier.get(id=dossier["id"])).submitted_at
+    await Observation.filter(id=late.id).update(created_at=submitted_at - timedelta(hours=1))
+    problems = await dossiers.verify_dossier(dossier["id"], app.state.registry,
+                                             app.state.photo_store)
+    text = "\n".join(problems)
+    assert f"observation {entries[0]['id']}: ratings.C4.1.a changed" in text
+    assert f"observation {entries[2]['id']}: in the manifest, missing from the rows" in text
+    assert f"observation {late.id}: in the rows, missing from the manifest" in text
+
+
+async def test_dossier_verify_names_a_manifest_edited_in_place(client, app):
+    w = await f.world()
+    dossier = await submitted(client, app, w)
+    edited = {**dossier["manifest"], "photos": dossier["manifest"]["photos"][1:]}
+    await Dossier.filter(id=dossier["id"]).update(manifest=edited)
+    code, lines = await dossier_verify_report(dossier["id"], app.state.registry,
+                                              app.state.photo_store)
+    assert code == 1
+    assert any(line.strip().startswith("manifest: hashes to") for line in lines)
+    assert any("photo" in line and "missing from the manifest" in line for line in lines)
+
+
+async def test_evidence_recorded_after_a_refusal_does_not_disturb_the_old_dossier(client, app):
+    w = await f.world()
+    dossier = await submitted(client, app, w, session=w.session)
+    await f.login(client, w.jury_employer)
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
+                     json={"outcome": "not_validated", "reasons": "Insuffisant"})
+    await observation_row(w.enrolment, w.tutor, w.enrolment.started_on,
+                          ratings={"C4.1.a": "met"})  # the block reopened
+    assert await dossiers.verify_dossier(dossier["id"], app.state.registry,
+                                         app.state.photo_store) == []
+
+
+# The commands themselves, on a database file ------------------------------------------------
+
+
+async def seed_dossier(registry, store) -> int:
+    await audit.ensure_head()
+    w = await f.world()
+    await ready_block(registry.get(*f.CQP), w.enrolment, w.tutor, w.candidate, store)
+    identity = Identity(person=w.tutor, session=None)
+    relation = await relation_to(identity, w.enrolment.id)
+    dossier = await dossiers.submit(identity, relation, BLOCK, registry=registry,
+                                    today=date.today(), clock=utcnow)
+    return dossier.id
+
+
+def test_the_commands_exit_0_on_intact_data_and_1_naming_what_was_tampered(tmp_path,
+                                                                          monkeypatch, capsys):
+    from backend.app import load_registry
+    from backend.settings import from_env
+    from backend.storage import LocalPhotoStore
+
+    path = tmp_path / "carnet.sqlite3"
+    monkeypatch.setenv("CARNET_DATABASE_URL", f"sqlite://{path}")
+    monkeypatch.setenv("CARNET_DATA_DIR", str(tmp_path / "data"))
+    assert main(["migrate"]) == 0
+    settings = from_env()
+    store = LocalPhotoStore(settings.photos_dir)
+    dossier_id = asyncio.run(_with_orm(settings.database_url,
+                                       lambda: seed_dossier(load_registry(settings), store)))
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0
+    assert main(["dossier", "verify", str(dossier_id)]) == 0
+    assert "verifies" in capsys.readouterr().out
+
+    with sqlite3.connect(path) as conn:
+        photo = conn.execute("SELECT sha256 FROM photo ORDER BY id LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE audit_event SET payload = '{\"tampered\": true}' WHERE id = 1")
+    conn.close()
+    flip_a_byte(store, photo)
+    assert main(["audit", "verify"]) == 1
+    assert "event 1: content altered" in capsys.readouterr().out
+    assert main(["dossier", "verify", str(dossier_id)]) == 1
+    assert f"file {photo} altered" in capsys.readouterr().out

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.expressions import Q
+from tortoise.expressions import Q, RawSQL
 
 from backend.auth import Identity
 from backend.errors import Forbidden, NotFound
-from backend.models import AdminGrant, Dossier, Enrolment, JuryMember, Organisation, Tutorship
+from backend.models import AdminGrant, Dossier, Enrolment, JuryMember, Organisation
 
 
 @dataclass(frozen=True)
@@ -36,20 +36,38 @@ async def admin_branch_ids(person_id: int) -> list[int]:
     return await AdminGrant.filter(person_id=person_id).values_list("organisation_id", flat=True)
 
 
+def _ties(person_id: int) -> dict[str, RawSQL]:
+    """The caller's ties to the enrolment row, as EXISTS columns of the same query:
+    every API call on an enrolment asks, so it costs one query, not four. The id is
+    an int from our own session row, never client text."""
+    pid = int(person_id)
+    return {
+        "is_admin": RawSQL(
+            'EXISTS (SELECT 1 FROM "admin_grant" g JOIN "organisation" o '
+            'ON o."branch_id" = g."organisation_id" '
+            f'WHERE g."person_id" = {pid} AND o."id" = "enrolment"."company_id")'),
+        "is_tutor": RawSQL(
+            'EXISTS (SELECT 1 FROM "tutorship" t WHERE t."enrolment_id" = "enrolment"."id" '
+            f'AND t."tutor_id" = {pid} AND t."ended_on" IS NULL)'),
+        "in_jury": RawSQL(
+            'EXISTS (SELECT 1 FROM "dossier" d JOIN "jury_member" m '
+            'ON m."session_id" = d."session_id" '
+            f'WHERE d."enrolment_id" = "enrolment"."id" AND m."person_id" = {pid})'),
+    }
+
+
 async def relation_to(identity: Identity, enrolment_id: int) -> Relation:
     """Raises NotFound unless the caller may see the enrolment."""
-    enrolment = await Enrolment.get_or_none(id=enrolment_id).select_related("company")
+    pid = identity.person.id
+    enrolment = await Enrolment.filter(id=enrolment_id).annotate(**_ties(pid)).select_related(
+        "company").first()
     if enrolment is None:
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
-    pid = identity.person.id
-    branches = await admin_branch_ids(pid)
-    tutor = await Tutorship.filter(enrolment_id=enrolment.id, tutor_id=pid, ended_on=None).exists()
+    tutor = bool(enrolment.is_tutor)
     conflicted = tutor or identity.person.company_id == enrolment.company_id
-    jury = not conflicted and await Dossier.filter(
-        enrolment_id=enrolment.id, session__members__person_id=pid).exists()
-    relation = Relation(enrolment=enrolment, admin=enrolment.company.branch_id in branches,
-                        tutor=tutor, candidate=enrolment.candidate_id == pid, jury=jury,
-                        conflicted=conflicted)
+    relation = Relation(enrolment=enrolment, admin=bool(enrolment.is_admin), tutor=tutor,
+                        candidate=enrolment.candidate_id == pid,
+                        jury=not conflicted and bool(enrolment.in_jury), conflicted=conflicted)
     if not relation.visible:
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
     return relation

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.templating import Jinja2Templates
@@ -70,7 +71,9 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders), Middleware(CrossSiteGuard)],
+        # gzip: the app shell must stay small on a phone (images are left alone).
+        middleware=[Middleware(GZipMiddleware, minimum_size=1000), Middleware(SecurityHeaders),
+                    Middleware(CrossSiteGuard)],
         exception_handlers={CarnetError: handle_error, HTTPException: handle_http_exception,
                             Exception: handle_unexpected},
     )

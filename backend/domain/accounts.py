@@ -98,7 +98,8 @@ async def authenticate(email: str, password: str, at: datetime, limits: LoginLim
     email = normalise_email(email)
     key = throttle_key(email)
     await _check_throttle(key, at, limits)
-    person = await Person.get_or_none(email=email) if email else None
+    # No account has a longer address (the column's bound: the ORM refuses to filter by more).
+    person = await Person.get_or_none(email=email) if 0 < len(email) <= 254 else None
     stored = person.password_hash if person and person.is_active else None
     if await verify_password(stored, password or ""):
         await LoginThrottle.filter(key=key).delete()

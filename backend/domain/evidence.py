@@ -178,7 +178,9 @@ def _photo_ref(item: Any, ref: Referential, where: str, problems: Problems) -> P
     if competency is not None and found is None:
         problems.add(where, "Compétence inconnue dans ce référentiel.")
     elif evidence is not None and (
-        found is None or evidence not in {e.label for e in found.evidence}
+        found is None
+        or not isinstance(evidence, str)
+        or evidence not in {e.label for e in found.evidence}
     ):
         problems.add(where, "Preuve attendue inconnue pour cette compétence.")
     return PhotoRef(parse_uuid(item["id"]), competency, evidence)

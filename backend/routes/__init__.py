@@ -6,11 +6,13 @@ from backend.routes import (
     evidence,
     jury,
     progress,
+    pwa,
     referentials,
     session,
     system,
+    tutor,
 )
 
 ROUTES = [*system.routes, *session.routes, *referentials.routes, *enrolments.routes,
           *evidence.routes, *admin.routes,
-          *progress.routes, *jury.routes]
+          *progress.routes, *tutor.routes, *pwa.routes, *jury.routes]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
@@ -10,7 +10,7 @@ from backend.access import AUTHENTICATED, allow
 from backend.auth import Identity, current_identity, now
 from backend.domain import evidence
 from backend.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
-from backend.http import json_body, json_response
+from backend.http import MAX_ROW_ID, json_body, json_response, row_id
 from backend.models import Observation, Photo
 from backend.permissions import Relation, relation_to, require_photo_writer, require_writer
 from backend.storage import PhotoStore, parse_content_digest
@@ -34,19 +34,22 @@ async def read_bounded(request: Request, limit: int) -> bytes:
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         raise PayloadTooLarge(details={"limit": limit})
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(details={"limit": limit})
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(details={"limit": limit})
+            chunks.append(chunk)
+    except ClientDisconnect:  # a phone losing its network mid-upload: it will retry
+        raise BadRequest("Envoi interrompu.", code="client_disconnected") from None
     return b"".join(chunks)
 
 
 def enrolment_param(request: Request) -> int:
-    raw = request.query_params.get("enrolment", "")
-    if not raw.isdigit():
+    value = row_id(request.query_params.get("enrolment", ""))
+    if value is None:
         raise BadRequest("Paramètre « enrolment » manquant ou invalide.", code="enrolment_required")
-    return int(raw)
+    return value
 
 
 @allow(AUTHENTICATED)
@@ -96,7 +99,8 @@ async def get_photo(request: Request) -> Response:
 
 
 async def writable_relation(identity: Identity, enrolment_id) -> Relation:
-    if not isinstance(enrolment_id, int) or isinstance(enrolment_id, bool):
+    if (not isinstance(enrolment_id, int) or isinstance(enrolment_id, bool)
+            or not 0 < enrolment_id <= MAX_ROW_ID):
         raise ValidationFailed("« enrolment » doit être un identifiant de parcours.",
                                code="invalid_observation", details={"enrolment": "entier"})
     return await relation_to(identity, enrolment_id)

@@ -125,6 +125,19 @@ ROWS = [
         admin_object("/admin/enrolments/{}/move", "enrolment"), ADMIN_OBJECT),
     Row("POST", "/admin/enrolments/{id:int}/move",
         admin_object("/admin/enrolments/{}/move", "enrolment", data={}), ADMIN_OBJECT),
+    # --- the tutor's pages and the installable app
+    Row("GET", "/tutor", plain("/tutor"), same(
+        anonymous=401, outsider=403, admin=403, candidate=403, jury=403)),
+    *[Row(method, "/enrolments/{id:int}/observe", lambda w, own, method=method: (
+        f"/enrolments/{enrolment_of(w, own)}/observe", {"data": {}} if method == "POST" else {}),
+        {**same(anonymous=401, outsider=403, admin=403, candidate=403, jury=403),
+         "tutor": (OK, 404)}) for method in ("GET", "POST")],
+    Row("GET", "/enrolments/{id:int}/observations",
+        lambda w, own: (f"/enrolments/{enrolment_of(w, own)}/observations", {}),
+        {**PER_ENROLMENT, "outsider": (403, 403), "jury": (403, 403)}),
+    Row("GET", "/sw.js", plain("/sw.js"), PUBLIC),
+    Row("GET", "/manifest.webmanifest", plain("/manifest.webmanifest"), PUBLIC),
+    Row("GET", "/offline", plain("/offline"), PUBLIC),
     # --- the jury: dossiers, sessions, decisions, documents
     *[Row("POST", path, lambda w, own, path=path: (
         path.replace("{id:int}", str(enrolment_of(w, own))), {"json": {"block": "BC01"}}

@@ -50,3 +50,11 @@ async def test_pages_link_static_files_by_content_hash(client):
 
     response = await client.get("/")
     assert f"/static/css/app.css?v={static_hash('css/app.css')}" in response.text
+
+
+async def test_text_is_sent_compressed(client):
+    from backend.resources import static_hash
+
+    css = await client.get(f"/static/css/app.css?v={static_hash('css/app.css')}",
+                           headers={"Accept-Encoding": "gzip"})
+    assert css.headers["content-encoding"] == "gzip"

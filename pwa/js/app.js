@@ -1,0 +1,62 @@
+// Entry point on every page: registers the service worker, offers updates,
+// starts the outbox sync, and enhances what the page contains (status panel,
+// capture form, install hint). Without JavaScript every page still works.
+
+import {mountInstallHint} from './install.js';
+import {mountStatus} from './status.js';
+import {startSync} from './sync.js';
+import {enhanceCapture} from './capture.js';
+
+let updateAccepted = false;
+
+function offerUpdate(worker) {
+  if (document.querySelector('[data-update]')) return;
+  const banner = document.createElement('div');
+  banner.className = 'update';
+  banner.setAttribute('role', 'status');
+  banner.dataset.update = '';
+  const text = document.createElement('p');
+  text.textContent = 'Nouvelle version disponible. Les observations enregistrées sur le téléphone sont conservées.';
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.textContent = 'Mettre à jour';
+  button.addEventListener('click', () => {
+    updateAccepted = true;
+    worker.postMessage({type: 'skip-waiting'});
+  });
+  banner.append(text, button);
+  document.body.prepend(banner);
+}
+
+/** Pages to keep for offline use: this one when no worker served it yet, and
+ *  the links marked data-offline (each candidate's form and progress). */
+function askWorkerToKeepPages(registration) {
+  const urls = Array.from(document.querySelectorAll('a[data-offline]'), (a) => a.pathname);
+  if (!navigator.serviceWorker.controller) urls.unshift(location.pathname + location.search);
+  if (urls.length && registration.active) registration.active.postMessage({type: 'keep-pages', urls});
+}
+
+async function registerWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  const registration = await navigator.serviceWorker.register('/sw.js', {scope: '/'});
+  if (registration.waiting && navigator.serviceWorker.controller) offerUpdate(registration.waiting);
+  registration.addEventListener('updatefound', () => {
+    const worker = registration.installing;
+    worker?.addEventListener('statechange', () => {
+      if (worker.state === 'installed' && navigator.serviceWorker.controller) offerUpdate(worker);
+    });
+  });
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    // The first install also changes the controller: reload only on request.
+    if (updateAccepted) location.reload();
+  });
+  askWorkerToKeepPages(await navigator.serviceWorker.ready);
+}
+
+registerWorker().catch(() => { /* no offline shell; the pages still work online */ });
+for (const panel of document.querySelectorAll('[data-status]')) mountStatus(panel);
+const form = document.querySelector('form[data-capture]');
+if (form) enhanceCapture(form).catch(() => { /* the plain form posts to the server */ });
+const hint = document.querySelector('[data-install]');
+if (hint) mountInstallHint(hint);
+startSync();

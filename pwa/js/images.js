@@ -1,0 +1,111 @@
+// Photos are downscaled on the phone before they are stored: at most ~2000 px on
+// the long side, JPEG, no metadata (no GPS). A worker does it where the browser
+// has OffscreenCanvas; otherwise a canvas on the page. Canvases never exceed iOS
+// Safari's 16.7-megapixel limit.
+
+export const MAX_SIDE = 2000;
+export const QUALITY = 0.85;
+const MAX_CANVAS_PIXELS = 16777216;
+
+let worker = null;
+let workerBroken = false;
+let nextId = 1;
+const waiting = new Map();
+
+function fit(width, height) {
+  let scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+  scale = Math.min(scale, Math.sqrt(MAX_CANVAS_PIXELS / (width * height)));
+  return {width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale))};
+}
+
+function startWorker() {
+  if (worker || workerBroken) return worker;
+  if (typeof Worker === 'undefined' || typeof OffscreenCanvas === 'undefined') {
+    workerBroken = true;
+    return null;
+  }
+  try {
+    worker = new Worker(new URL('./resize-worker.js', import.meta.url));
+  } catch {
+    workerBroken = true;
+    return null;
+  }
+  worker.onmessage = (event) => {
+    const pending = waiting.get(event.data.id);
+    waiting.delete(event.data.id);
+    if (!pending) return;
+    if (event.data.error) pending.reject(new Error(event.data.error));
+    else pending.resolve(event.data);
+  };
+  worker.onerror = () => {
+    // The worker itself failed to load: everyone waiting goes to the fallback.
+    workerBroken = true;
+    worker = null;
+    for (const pending of waiting.values()) pending.reject(new Error('worker indisponible'));
+    waiting.clear();
+  };
+  return worker;
+}
+
+function inWorker(file) {
+  const target = startWorker();
+  if (!target) return Promise.reject(new Error('pas de worker'));
+  return new Promise((resolve, reject) => {
+    const id = nextId++;
+    waiting.set(id, {resolve, reject});
+    target.postMessage({id, blob: file, maxSide: MAX_SIDE, quality: QUALITY});
+  });
+}
+
+function loadImage(file) {
+  // <img> applies the EXIF orientation itself (CSS image-orientation: from-image).
+  return new Promise((resolve, reject) => {
+    const url = URL.createObjectURL(file);
+    const image = new Image();
+    image.onload = () => { URL.revokeObjectURL(url); resolve(image); };
+    image.onerror = () => { URL.revokeObjectURL(url); reject(new Error('image illisible')); };
+    image.src = url;
+  });
+}
+
+async function onPage(file) {
+  let source;
+  try {
+    source = await createImageBitmap(file, {imageOrientation: 'from-image'});
+  } catch {
+    source = await loadImage(file);
+  }
+  const size = fit(source.naturalWidth || source.width, source.naturalHeight || source.height);
+  const canvas = document.createElement('canvas');
+  canvas.width = size.width;
+  canvas.height = size.height;
+  const context = canvas.getContext('2d');
+  context.imageSmoothingQuality = 'high';
+  context.drawImage(source, 0, 0, size.width, size.height);
+  if (source.close) source.close();
+  const blob = await new Promise((resolve, reject) => canvas.toBlob(
+    (out) => (out ? resolve(out) : reject(new Error('encodage JPEG impossible'))), 'image/jpeg', QUALITY));
+  canvas.width = canvas.height = 0; // iOS keeps canvas memory until resized
+  return {blob, ...size};
+}
+
+/** {blob, width, height, original}: the downscaled JPEG, or, when this browser
+ *  cannot decode the file (HEIC on some phones), the original file untouched:
+ *  the evidence is kept and the server decides. */
+export async function downscale(file) {
+  try {
+    return {...(await inWorker(file)), original: false};
+  } catch {
+    try {
+      return {...(await onPage(file)), original: false};
+    } catch {
+      return {blob: file, width: null, height: null, original: true};
+    }
+  }
+}
+
+/** Hex SHA-256 of a blob (the server answers the same for the bytes it received). */
+export async function sha256Hex(blob) {
+  const digest = await crypto.subtle.digest('SHA-256', await blob.arrayBuffer());
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}

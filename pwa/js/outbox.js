@@ -1,0 +1,195 @@
+// The outbox: every observation and photo the tutor saved, kept in IndexedDB
+// until the server has confirmed it (DESIGN.md, sync protocol). Items leave only
+// through deleteObservation/deletePhoto, called by sync.js after a confirming 2xx,
+// or by an explicit decision of the tutor. Nothing here expires.
+
+const DB_NAME = 'carnet';
+const DB_VERSION = 1;
+const OBSERVATIONS = 'observations';
+const PHOTOS = 'photos';
+const META = 'meta';
+const CHANNEL = 'carnet-outbox';
+
+let opening = null;
+const channel = 'BroadcastChannel' in self ? new BroadcastChannel(CHANNEL) : null;
+
+/** Open (and create at first use) the database; one connection per page. */
+export function openOutbox() {
+  if (!opening) {
+    opening = new Promise((resolve, reject) => {
+      const request = indexedDB.open(DB_NAME, DB_VERSION);
+      request.onupgradeneeded = () => createStores(request.result);
+      request.onsuccess = () => {
+        const db = request.result;
+        // A newer release in another tab upgrades the schema: let it.
+        db.onversionchange = () => { db.close(); opening = null; };
+        resolve(db);
+      };
+      request.onerror = () => { opening = null; reject(request.error); };
+    });
+  }
+  return opening;
+}
+
+function createStores(db) {
+  if (!db.objectStoreNames.contains(OBSERVATIONS)) {
+    db.createObjectStore(OBSERVATIONS, {keyPath: 'id'});
+  }
+  if (!db.objectStoreNames.contains(PHOTOS)) {
+    db.createObjectStore(PHOTOS, {keyPath: 'id'}).createIndex('observation', 'observation');
+  }
+  if (!db.objectStoreNames.contains(META)) db.createObjectStore(META, {keyPath: 'key'});
+}
+
+/** Promise of one IndexedDB request. */
+function done(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+/** Run `work(tx)` in one transaction; resolve once it is committed. Writes ask
+ *  for strict durability: the tutor is told "saved" only when it is on disk. */
+async function transact(stores, mode, work) {
+  const db = await openOutbox();
+  const options = mode === 'readwrite' ? {durability: 'strict'} : undefined;
+  const tx = db.transaction(stores, mode, options);
+  const committed = new Promise((resolve, reject) => {
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error || new DOMException('Transaction abandonnée', 'AbortError'));
+  });
+  let result;
+  try {
+    result = await work(tx);
+  } catch (error) {
+    try { tx.abort(); } catch { /* already finished */ }
+    throw error;
+  }
+  await committed;
+  return result;
+}
+
+/** Tell this page and the other tabs that the outbox changed. */
+export function notify(detail = {}) {
+  self.dispatchEvent(new CustomEvent('carnet:outbox', {detail}));
+  channel?.postMessage({type: 'changed', ...detail});
+}
+
+/** Listen to changes made here or in another tab. */
+export function onChange(listener) {
+  self.addEventListener('carnet:outbox', listener);
+  channel?.addEventListener('message', listener);
+}
+
+/** Store an observation and its photos together, before anything is sent.
+ *  `add` (not `put`): an existing UUID is an error, never an overwrite. */
+export async function saveCapture(observation, photos) {
+  await transact([OBSERVATIONS, PHOTOS], 'readwrite', async (tx) => {
+    const adds = [done(tx.objectStore(OBSERVATIONS).add(observation))];
+    for (const photo of photos) adds.push(done(tx.objectStore(PHOTOS).add(photo)));
+    await Promise.all(adds);
+  });
+  notify({saved: observation.id});
+}
+
+export async function listObservations() {
+  const items = await transact([OBSERVATIONS], 'readonly',
+    (tx) => done(tx.objectStore(OBSERVATIONS).getAll()));
+  return items.sort((a, b) => (a.savedAt < b.savedAt ? -1 : a.savedAt > b.savedAt ? 1 : 0));
+}
+
+export function listPhotos() {
+  return transact([PHOTOS], 'readonly', (tx) => done(tx.objectStore(PHOTOS).getAll()));
+}
+
+export function photosOf(observationId) {
+  return transact([PHOTOS], 'readonly',
+    (tx) => done(tx.objectStore(PHOTOS).index('observation').getAll(observationId)));
+}
+
+export function getObservation(id) {
+  return transact([OBSERVATIONS], 'readonly', (tx) => done(tx.objectStore(OBSERVATIONS).get(id)));
+}
+
+/** Merge `changes` into a stored record (state, error, attempts…). */
+async function update(store, id, changes) {
+  await transact([store], 'readwrite', async (tx) => {
+    const record = await done(tx.objectStore(store).get(id));
+    if (record) await done(tx.objectStore(store).put({...record, ...changes}));
+  });
+  notify({updated: id});
+}
+
+export const updateObservation = (id, changes) => update(OBSERVATIONS, id, changes);
+export const updatePhoto = (id, changes) => update(PHOTOS, id, changes);
+
+export async function deletePhoto(id) {
+  await transact([PHOTOS], 'readwrite', (tx) => done(tx.objectStore(PHOTOS).delete(id)));
+  notify({deleted: id});
+}
+
+/** Remove an observation: once confirmed (its photos still here are refused
+ *  ones, and stay listed), or on the tutor's decision `withPhotos`. */
+export async function deleteObservation(id, {withPhotos = false} = {}) {
+  await transact([OBSERVATIONS, PHOTOS], 'readwrite', async (tx) => {
+    if (withPhotos) {
+      const keys = await done(tx.objectStore(PHOTOS).index('observation').getAllKeys(id));
+      await Promise.all(keys.map((key) => done(tx.objectStore(PHOTOS).delete(key))));
+    }
+    await done(tx.objectStore(OBSERVATIONS).delete(id));
+  });
+  notify({deleted: id});
+}
+
+/** Replace an observation by another record (a correction gets a new UUID);
+ *  its photos still waiting follow it. */
+export async function replaceObservation(oldId, record) {
+  await transact([OBSERVATIONS, PHOTOS], 'readwrite', async (tx) => {
+    const photos = await done(tx.objectStore(PHOTOS).index('observation').getAll(oldId));
+    await done(tx.objectStore(OBSERVATIONS).add(record));
+    await Promise.all(photos.map((p) => done(tx.objectStore(PHOTOS).put({...p, observation: record.id}))));
+    await done(tx.objectStore(OBSERVATIONS).delete(oldId));
+  });
+  notify({replaced: oldId});
+}
+
+/** Counted as the interface says: 1 per observation + 1 per photo not yet confirmed. */
+export async function pendingCount() {
+  return transact([OBSERVATIONS, PHOTOS], 'readonly', async (tx) => {
+    const [observations, photos] = await Promise.all([
+      done(tx.objectStore(OBSERVATIONS).count()), done(tx.objectStore(PHOTOS).count())]);
+    return {observations, photos, total: observations + photos};
+  });
+}
+
+export async function getMeta(key) {
+  const row = await transact([META], 'readonly', (tx) => done(tx.objectStore(META).get(key)));
+  return row ? row.value : undefined;
+}
+
+export async function setMeta(key, value) {
+  await transact([META], 'readwrite', (tx) => done(tx.objectStore(META).put({key, value})));
+}
+
+/** Add imported records that are not here yet; returns how many were added. */
+export async function importRecords(observations, photos) {
+  const added = {observations: 0, photos: 0, skipped: 0};
+  await transact([OBSERVATIONS, PHOTOS], 'readwrite', async (tx) => {
+    for (const [store, records, name] of [[OBSERVATIONS, observations, 'observations'],
+      [PHOTOS, photos, 'photos']]) {
+      for (const record of records) {
+        const known = await done(tx.objectStore(store).count(record.id));
+        if (known === 0) {
+          await done(tx.objectStore(store).add(record));
+          added[name] += 1;
+        } else {
+          added.skipped += 1;
+        }
+      }
+    }
+  });
+  notify({imported: true});
+  return added;
+}

@@ -1,0 +1,34 @@
+// Downscales one photo off the main thread (classic worker: no imports, so it
+// also runs where module workers do not). Answers {id, blob, width, height} or
+// {id, error}; images.js then falls back to the main thread.
+
+const MAX_CANVAS_PIXELS = 16777216; // iOS Safari refuses larger canvases
+
+function fit(width, height, maxSide) {
+  let scale = Math.min(1, maxSide / Math.max(width, height));
+  scale = Math.min(scale, Math.sqrt(MAX_CANVAS_PIXELS / (width * height)));
+  return {width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale))};
+}
+
+async function downscale(blob, maxSide, quality) {
+  // from-image applies the EXIF orientation; the re-encoded JPEG carries no metadata.
+  const source = await createImageBitmap(blob, {imageOrientation: 'from-image'});
+  const size = fit(source.width, source.height, maxSide);
+  const canvas = new OffscreenCanvas(size.width, size.height);
+  const context = canvas.getContext('2d');
+  context.imageSmoothingQuality = 'high';
+  context.drawImage(source, 0, 0, size.width, size.height);
+  source.close();
+  const out = await canvas.convertToBlob({type: 'image/jpeg', quality});
+  return {blob: out, ...size};
+}
+
+self.onmessage = async (event) => {
+  const {id, blob, maxSide, quality} = event.data;
+  try {
+    if (typeof OffscreenCanvas === 'undefined') throw new Error('OffscreenCanvas absent');
+    self.postMessage({id, ...(await downscale(blob, maxSide, quality))});
+  } catch (error) {
+    self.postMessage({id, error: String(error && error.message || error)});
+  }
+};

@@ -1,0 +1,270 @@
+// What the tutor sees of the outbox: the pending count, each photo's upload
+// progress, the last confirmed send, stuck items with their reason, conflicts
+// with both versions, and the storage health panel with export and import.
+
+import * as outbox from './outbox.js';
+import {dropMine, events, keepMine, retryItem, state, syncNow} from './sync.js';
+import {sha256Hex} from './images.js';
+
+const EXPORT_FORMAT = 'carnet-outbox/1';
+const RATING_LABELS = {met: 'acquis', progressing: 'en cours', not_met: 'non acquis'};
+
+function element(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === 'onclick') node.addEventListener('click', value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(name, value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) node.append(child);
+  }
+  return node;
+}
+
+function pendingText(count) {
+  if (count.total === 0) return 'Tout est envoyé : rien en attente sur ce téléphone.';
+  return `${count.total} en attente d'envoi (${count.observations} observation${count.observations > 1 ? 's' : ''}`
+    + ` + ${count.photos} photo${count.photos > 1 ? 's' : ''})`;
+}
+
+function formatTime(iso) {
+  const at = new Date(iso);
+  return at.toLocaleString('fr-FR', {day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit'});
+}
+
+function phaseText() {
+  switch (state.phase) {
+    case 'offline': return "Hors ligne : l'envoi reprendra dès le retour du réseau.";
+    case 'sending': return 'Envoi en cours…';
+    case 'waiting': {
+      const seconds = state.nextRetryAt ? Math.max(1, Math.round((state.nextRetryAt - Date.now()) / 1000)) : null;
+      return seconds ? `Réseau ou serveur indisponible : nouvel essai dans ${seconds} s.` : 'Nouvel essai bientôt.';
+    }
+    default: return '';
+  }
+}
+
+/** Fill one [data-status] panel and keep it current. */
+export function mountStatus(root) {
+  root.hidden = false;
+  const parts = {
+    pending: root.querySelector('[data-pending]'),
+    auth: root.querySelector('[data-auth]'),
+    login: root.querySelector('[data-login]'),
+    last: root.querySelector('[data-last-sync]'),
+    uploads: root.querySelector('[data-uploads]'),
+    problems: root.querySelector('[data-problems]'),
+  };
+  const next = encodeURIComponent(location.pathname + location.search);
+  if (parts.login) parts.login.href = `/login?next=${next}`;
+  const bars = new Map(); // photo id → <li> with its <progress>
+
+  async function refresh() {
+    const [count, lastSyncAt, observations, photos] = await Promise.all([
+      outbox.pendingCount(), outbox.getMeta('lastSyncAt'), outbox.listObservations(),
+      outbox.listPhotos()]);
+    parts.pending.textContent = pendingText(count);
+    parts.pending.dataset.count = String(count.total);
+    root.dataset.pendingTotal = String(count.total);
+    parts.auth.hidden = state.phase !== 'auth';
+    const phase = phaseText();
+    parts.last.textContent = [phase, lastSyncAt ? `Dernier envoi confirmé : ${formatTime(lastSyncAt)}.`
+      : "Aucun envoi confirmé depuis ce téléphone pour l'instant."].filter(Boolean).join(' ');
+    renderProblems(parts.problems, observations, photos);
+  }
+
+  function showUpload(detail) {
+    let row = bars.get(detail.id);
+    if (detail.done) {
+      if (row) row.remove();
+      bars.delete(detail.id);
+      return;
+    }
+    if (!row) {
+      row = element('li', {}, element('span', {}, 'Photo'), ' ',
+        element('progress', {max: '100', value: '0'}), ' ', element('span', {class: 'percent'}));
+      bars.set(detail.id, row);
+      parts.uploads.append(row);
+    }
+    const percent = detail.total ? Math.min(100, Math.round((100 * detail.loaded) / detail.total)) : 0;
+    row.querySelector('progress').value = percent;
+    row.querySelector('.percent').textContent = `${percent} %`;
+    row.querySelector('span').textContent = `Photo (${Math.round((detail.total || 0) / 1000)} Ko)`;
+  }
+
+  let scheduled = false;
+  function soon() { // coalesce bursts of changes into one redraw
+    if (scheduled) return;
+    scheduled = true;
+    setTimeout(() => { scheduled = false; refresh().catch(() => {}); }, 50);
+  }
+
+  outbox.onChange(soon);
+  events.addEventListener('state', soon);
+  events.addEventListener('confirmed', soon);
+  events.addEventListener('upload', (event) => showUpload(event.detail));
+  setInterval(() => { if (state.phase === 'waiting') soon(); }, 1000);
+  root.querySelector('[data-sync-now]')?.addEventListener('click', () => syncNow());
+  mountStorage(root);
+  refresh().catch(() => {});
+}
+
+// --- stuck items and conflicts -------------------------------------------------------
+
+function summary(version) {
+  const ratings = Object.entries(version.ratings || {});
+  return element('dl', {class: 'version'},
+    element('dt', {}, 'Date'), element('dd', {}, version.observed_on || '—'),
+    element('dt', {}, 'Situation'), element('dd', {}, version.situation || '—'),
+    element('dt', {}, 'Lieu'), element('dd', {}, version.place || '—'),
+    element('dt', {}, 'Critères'), element('dd', {}, ratings.length
+      ? ratings.map(([code, value]) => `${code} ${RATING_LABELS[value] || value}`).join(', ') : 'aucun'),
+    element('dt', {}, 'Photos'), element('dd', {}, String((version.photos || []).length)),
+    element('dt', {}, 'Commentaire'), element('dd', {}, version.comment || '—'));
+}
+
+function conflictCard(item) {
+  return element('li', {class: 'conflict', 'data-conflict': item.id},
+    element('p', {class: 'alert'}, 'Le serveur a déjà une autre version de cette observation. ',
+      'Choisissez celle à garder.'),
+    element('div', {class: 'versions'},
+      element('section', {'data-version': 'mine'}, element('h4', {}, 'Votre version (sur ce téléphone)'),
+        summary(item.body)),
+      element('section', {'data-version': 'stored'}, element('h4', {}, 'Version enregistrée sur le serveur'),
+        item.stored ? summary(item.stored) : element('p', {}, 'Indisponible.'))),
+    element('p', {class: 'actions'},
+      element('button', {type: 'button', 'data-keep': item.id, onclick: () => keepMine(item.id)},
+        'Garder la mienne'),
+      element('button', {type: 'button', class: 'secondary', 'data-drop': item.id,
+        onclick: () => dropMine(item.id)}, 'Abandonner la mienne')),
+    element('p', {class: 'muted small'}, '« Garder la mienne » l\'envoie comme correction : ',
+      "l'ancienne version reste dans l'historique."));
+}
+
+function stuckCard(kind, record) {
+  const what = kind === 'photo' ? 'Photo' : `Observation du ${record.body.observed_on} — ${record.body.situation}`;
+  return element('li', {class: 'stuck', 'data-stuck': record.id},
+    element('p', {}, element('strong', {}, what), ' : ',
+      (record.error && record.error.message) || 'refusée par le serveur.'),
+    element('p', {class: 'actions'},
+      element('button', {type: 'button', class: 'secondary', onclick: () => retryItem(kind, record.id)},
+        'Réessayer')));
+}
+
+function renderProblems(container, observations, photos) {
+  const conflicts = observations.filter((o) => o.state === 'conflict');
+  const stuck = [...observations.filter((o) => o.state === 'stuck').map((o) => stuckCard('observation', o)),
+    ...photos.filter((p) => p.state === 'stuck').map((p) => stuckCard('photo', p))];
+  container.replaceChildren();
+  if (conflicts.length) {
+    container.append(element('h3', {}, 'Deux versions à départager'),
+      element('ul', {class: 'problems'}, conflicts.map(conflictCard)));
+  }
+  if (stuck.length) {
+    container.append(element('h3', {}, 'Éléments bloqués (gardés sur le téléphone)'),
+      element('ul', {class: 'problems'}, stuck),
+      element('p', {class: 'muted small'}, 'Exportez-les (panneau « Stockage ») pour les transmettre autrement.'));
+  }
+}
+
+// --- storage health, export, import --------------------------------------------------
+
+function megabytes(bytes) {
+  return `${(bytes / 1e6).toLocaleString('fr-FR', {maximumFractionDigits: 1})} Mo`;
+}
+
+async function describeStorage(root) {
+  const usage = root.querySelector('[data-storage]');
+  const persist = root.querySelector('[data-persist]');
+  if (!navigator.storage || !navigator.storage.estimate) {
+    usage.textContent = "Ce navigateur n'indique pas l'espace disponible.";
+    return;
+  }
+  const estimate = await navigator.storage.estimate();
+  usage.textContent = `Espace utilisé : ${megabytes(estimate.usage || 0)} sur ${megabytes(estimate.quota || 0)} disponibles.`;
+  const persisted = navigator.storage.persisted ? await navigator.storage.persisted() : false;
+  persist.textContent = persisted
+    ? 'Stockage protégé : le navigateur ne l\'effacera pas pour faire de la place.'
+    : "Stockage non protégé : le navigateur pourrait l'effacer s'il manque de place. Exportez régulièrement les éléments non envoyés.";
+  persist.dataset.persisted = String(persisted);
+}
+
+/** Ask the browser to keep our data (called after a save: a user gesture). */
+export async function requestPersistence() {
+  if (!navigator.storage || !navigator.storage.persist) return false;
+  const granted = await navigator.storage.persist();
+  await outbox.setMeta('persistAnswer', granted);
+  for (const root of document.querySelectorAll('[data-status]')) describeStorage(root).catch(() => {});
+  return granted;
+}
+
+function blobToBase64(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(',', 2)[1] || '');
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+function base64ToBlob(data, type) {
+  const binary = atob(data);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
+  return new Blob([bytes], {type});
+}
+
+/** One JSON file with every unsent observation and photo (photos in base64). */
+export async function exportUnsent() {
+  const observations = await outbox.listObservations();
+  const photos = await Promise.all((await outbox.listPhotos()).map(async ({blob, ...rest}) => (
+    {...rest, data: await blobToBase64(blob)})));
+  const file = {format: EXPORT_FORMAT, exported_at: new Date().toISOString(), observations, photos};
+  const url = URL.createObjectURL(new Blob([JSON.stringify(file)], {type: 'application/json'}));
+  const link = element('a', {href: url, download: `carnet-non-envoyes-${new Date().toISOString().slice(0, 10)}.json`});
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return {observations: observations.length, photos: photos.length};
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Read an exported file back into the outbox. Photos whose bytes no longer
+ *  match their hash are refused; items already here are left alone. */
+export async function importFile(file) {
+  const parsed = JSON.parse(await file.text());
+  if (!parsed || parsed.format !== EXPORT_FORMAT) throw new Error("Ce fichier n'est pas un export de Carnet.");
+  const observations = (parsed.observations || []).filter((o) => UUID.test(o.id) && o.body
+    && Number.isInteger(o.body.enrolment)).map((o) => ({...o, state: 'pending', error: null}));
+  const photos = [];
+  for (const {data, ...photo} of parsed.photos || []) {
+    if (!UUID.test(photo.id) || typeof data !== 'string') continue;
+    const blob = base64ToBlob(data, photo.type || 'image/jpeg');
+    if ((await sha256Hex(blob)) !== photo.sha256) continue;
+    photos.push({...photo, blob, state: 'pending', error: null});
+  }
+  return outbox.importRecords(observations, photos);
+}
+
+function mountStorage(root) {
+  describeStorage(root).catch(() => {});
+  root.querySelector('[data-export]')?.addEventListener('click', () => exportUnsent());
+  const form = root.querySelector('[data-import]');
+  form?.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const result = form.querySelector('[data-import-result]');
+    const file = form.querySelector('input[type=file]').files[0];
+    if (!file) return;
+    try {
+      const added = await importFile(file);
+      result.textContent = `${added.observations} observation(s) et ${added.photos} photo(s) ajoutées à la file d'envoi`
+        + (added.skipped ? ` (${added.skipped} déjà présentes).` : '.');
+      form.reset();
+      syncNow();
+    } catch (error) {
+      result.textContent = `Import impossible : ${error.message}`;
+    }
+  });
+}

@@ -1,0 +1,373 @@
+// Sends the outbox to the server (DESIGN.md, sync protocol): photos first, with
+// their Content-Digest, then the observation. An item leaves the outbox only
+// after a 2xx whose hash matches ours. One sync at a time across tabs (a Web
+// Lock); retries back off with jitter; nothing is ever dropped for age.
+
+import * as outbox from './outbox.js';
+
+export const SYNC_TAG = 'carnet-outbox';
+const LOCK_NAME = 'carnet-sync';
+const BASE_DELAY_MS = 2000;
+const MAX_DELAY_MS = 5 * 60 * 1000;
+// 1 bar of 3G can move a few KB/s: a photo upload may take minutes, but one
+// that has not moved for a minute is on a dead connection: abort, retry later.
+const PHOTO_TIMEOUT_MS = 10 * 60 * 1000;
+const PHOTO_STALL_MS = 60 * 1000;
+const JSON_TIMEOUT_MS = 60 * 1000;
+
+// What one request taught us.
+const SENT = 'sent';
+const STUCK = 'stuck'; // refused for good: kept and shown with its reason
+const RETRY = 'retry'; // network or server trouble: try again later
+const AUTH = 'auth'; // session gone: keep everything, ask for a login
+
+export const events = new EventTarget();
+export const state = {phase: 'idle', nextRetryAt: null};
+
+let failures = 0;
+let retryTimer = null;
+let running = null;
+let again = false;
+const inflight = new Set(); // abort functions of the requests under way
+
+function emit(type, detail) {
+  events.dispatchEvent(new CustomEvent(type, {detail}));
+}
+
+function setState(changes) {
+  Object.assign(state, changes);
+  emit('state', state);
+}
+
+/** Start a sync (or ask the running one to look again). Resolves to true when
+ *  nothing retryable is left. */
+export function syncNow() {
+  if (running) {
+    again = true;
+    return running;
+  }
+  running = (async () => {
+    try {
+      let result;
+      do {
+        again = false;
+        result = await underLock(replay);
+      } while (again);
+      return result;
+    } catch (error) {
+      // IndexedDB trouble: keep everything, try again later.
+      setState({phase: 'waiting', error: String(error)});
+      schedule(backoff(++failures));
+      return false;
+    } finally {
+      running = null;
+    }
+  })();
+  return running;
+}
+
+async function underLock(work) {
+  if (!navigator.locks) return work();
+  return navigator.locks.request(LOCK_NAME, {ifAvailable: true}, async (lock) => {
+    if (lock) return work();
+    schedule(BASE_DELAY_MS); // another tab is sending; look again shortly
+    return false;
+  });
+}
+
+function backoff(attempt) {
+  // "Equal jitter": half fixed, half random, so tabs and phones do not retry in step.
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** Math.min(attempt, 20));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function schedule(delay) {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(syncNow, delay);
+  setState({nextRetryAt: Date.now() + delay});
+}
+
+async function replay() {
+  clearTimeout(retryTimer);
+  setState({nextRetryAt: null});
+  if (navigator.onLine === false) {
+    setState({phase: 'offline'});
+    return false;
+  }
+  const observations = await outbox.listObservations();
+  const ids = new Set(observations.map((o) => o.id));
+  const loose = (await outbox.listPhotos()).filter((p) => !ids.has(p.observation));
+  if (!observations.length && !loose.length) {
+    failures = 0;
+    setState({phase: 'idle'});
+    return true;
+  }
+  setState({phase: 'sending'});
+  const outcome = await sendAll(observations, loose);
+  if (outcome === AUTH) {
+    setState({phase: 'auth'});
+    return false;
+  }
+  if (outcome === RETRY) {
+    schedule(backoff(++failures));
+    setState({phase: navigator.onLine === false ? 'offline' : 'waiting'});
+    return false;
+  }
+  failures = 0;
+  setState({phase: 'idle'});
+  return true;
+}
+
+async function sendAll(observations, loosePhotos) {
+  for (const item of observations) {
+    if (item.state === 'conflict' || item.state === 'stuck') continue;
+    const outcome = await sendObservation(item);
+    if (outcome === AUTH || outcome === RETRY) return outcome;
+  }
+  for (const photo of loosePhotos) {
+    if (photo.state === 'stuck') continue;
+    const outcome = await sendPhoto(photo);
+    if (outcome === AUTH || outcome === RETRY) return outcome;
+  }
+  return SENT;
+}
+
+async function sendObservation(item) {
+  for (const photo of await outbox.photosOf(item.id)) {
+    if (photo.state === 'stuck') continue; // the observation goes without it
+    const outcome = await sendPhoto(photo);
+    if (outcome === AUTH || outcome === RETRY) return outcome;
+  }
+  return putObservation(item);
+}
+
+function transient(status) {
+  return status === 0 || status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+function reason(response) {
+  const body = response.body || {};
+  return {code: body.code || `http_${response.status}`,
+    message: body.message || `Refus du serveur (${response.status}).`, status: response.status};
+}
+
+async function sendPhoto(photo) {
+  let response;
+  try {
+    response = await putPhoto(photo);
+  } catch {
+    return RETRY;
+  }
+  if (response.status === 401) return AUTH;
+  if (response.status >= 200 && response.status < 300) {
+    if (response.body && response.body.received_sha256 === photo.sha256) {
+      await outbox.deletePhoto(photo.id);
+      await confirmed();
+      return SENT;
+    }
+    await outbox.updatePhoto(photo.id, {state: 'stuck', error: {code: 'hash_mismatch',
+      message: "Le serveur n'a pas reçu les mêmes octets que ceux du téléphone."}});
+    return STUCK;
+  }
+  if (transient(response.status)) return RETRY;
+  await outbox.updatePhoto(photo.id, {state: 'stuck', error: reason(response)});
+  return STUCK;
+}
+
+async function putObservation(item) {
+  let response;
+  try {
+    response = await putJson(`/api/v1/observations/${item.id}`, item.body);
+  } catch {
+    return RETRY;
+  }
+  if (response.status === 401) return AUTH;
+  if (response.status >= 200 && response.status < 300) {
+    const expected = await contentSha256(item.body);
+    if (response.body && response.body.content_sha256 === expected) {
+      await outbox.deleteObservation(item.id);
+      await confirmed();
+      return SENT;
+    }
+    await outbox.updateObservation(item.id, {state: 'stuck', error: {code: 'hash_mismatch',
+      message: 'Le serveur a enregistré un contenu différent de celui du téléphone.'}});
+    return STUCK;
+  }
+  if (response.status === 409 && response.body && response.body.code === 'observation_conflict') {
+    const stored = response.body.details ? response.body.details.stored : null;
+    await outbox.updateObservation(item.id, {state: 'conflict', stored, error: reason(response)});
+    return STUCK;
+  }
+  if (transient(response.status)) return RETRY;
+  await outbox.updateObservation(item.id, {state: 'stuck', error: reason(response)});
+  return STUCK;
+}
+
+async function confirmed() {
+  await outbox.setMeta('lastSyncAt', new Date().toISOString());
+  emit('confirmed', {});
+}
+
+function hexToBase64(hex) {
+  const bytes = hex.match(/../g).map((pair) => parseInt(pair, 16));
+  return btoa(String.fromCharCode(...bytes));
+}
+
+/** PUT a photo with XMLHttpRequest: fetch() has no upload progress. */
+function putPhoto(photo) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    const abort = () => xhr.abort();
+    let lastMove = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastMove > PHOTO_STALL_MS) abort();
+    }, 5000);
+    xhr.open('PUT', `/api/v1/photos/${photo.id}?enrolment=${encodeURIComponent(photo.enrolment)}`);
+    xhr.timeout = PHOTO_TIMEOUT_MS;
+    xhr.setRequestHeader('Content-Type', photo.type || 'image/jpeg');
+    xhr.setRequestHeader('Content-Digest', `sha-256=:${hexToBase64(photo.sha256)}:`);
+    xhr.upload.onprogress = (event) => {
+      lastMove = Date.now();
+      emit('upload', {id: photo.id, loaded: event.loaded,
+        total: event.lengthComputable ? event.total : photo.size});
+    };
+    xhr.onload = () => resolve({status: xhr.status, body: parseJson(xhr.responseText)});
+    xhr.onerror = xhr.ontimeout = xhr.onabort = () => reject(new Error('réseau'));
+    xhr.onloadend = () => {
+      clearInterval(watchdog);
+      inflight.delete(abort);
+      emit('upload', {id: photo.id, done: true});
+    };
+    inflight.add(abort);
+    emit('upload', {id: photo.id, loaded: 0, total: photo.size});
+    xhr.send(photo.blob);
+  });
+}
+
+async function putJson(url, body) {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  const timer = setTimeout(abort, JSON_TIMEOUT_MS);
+  inflight.add(abort);
+  try {
+    const response = await fetch(url, {method: 'PUT', body: JSON.stringify(body),
+      headers: {'Content-Type': 'application/json'}, credentials: 'same-origin',
+      cache: 'no-store', signal: controller.signal});
+    return {status: response.status, body: parseJson(await response.text())};
+  } finally {
+    clearTimeout(timer);
+    inflight.delete(abort);
+  }
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+// --- the observation's content hash, computed as the server does -----------------
+
+// Python's str.strip() whitespace (the server strips texts with it).
+const PY_SPACE = '[\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const PY_TRIM = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, 'g');
+
+export function pyStrip(text) {
+  return String(text || '').replace(PY_TRIM, '');
+}
+
+/** The fields that make an observation's identity, normalised like the server's
+ *  parse_observation (backend/domain/evidence.py, ObservationInput.content). */
+export function observationContent(body) {
+  const uuid = (value) => (value ? String(value).toLowerCase() : null);
+  return {
+    enrolment: body.enrolment, kind: body.kind || 'observation', observed_on: body.observed_on,
+    situation: pyStrip(body.situation), place: pyStrip(body.place), comment: pyStrip(body.comment),
+    ratings: body.ratings || {},
+    photos: (body.photos || []).map((p) => ({id: uuid(p.id), competency: p.competency || null,
+      evidence: p.evidence || null})),
+    block: body.block || null, supersedes: uuid(body.supersedes),
+  };
+}
+
+/** JSON with sorted keys and no spaces: Python's json.dumps(sort_keys=True,
+ *  separators=(",", ":"), ensure_ascii=False) for the same values. */
+function canonical(value) {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export async function contentSha256(body) {
+  const bytes = new TextEncoder().encode(canonical(observationContent(body)));
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// --- the tutor's decisions ---------------------------------------------------------
+
+/** « Garder la mienne »: send it again as a correction of the stored one. */
+export async function keepMine(id) {
+  const item = await outbox.getObservation(id);
+  if (!item || item.state !== 'conflict') return;
+  const storedId = (item.stored && item.stored.id) || id;
+  await outbox.replaceObservation(id, {...item, id: crypto.randomUUID(),
+    body: {...item.body, supersedes: storedId}, state: 'pending', error: null, stored: null,
+    correctionOf: id});
+  failures = 0;
+  return syncNow();
+}
+
+/** « Abandonner la mienne »: the stored version stays, this one is removed. */
+export async function dropMine(id) {
+  await outbox.deleteObservation(id, {withPhotos: true});
+}
+
+/** Try a stuck item again (after the cause was fixed on the server). */
+export async function retryItem(kind, id) {
+  const update = kind === 'photo' ? outbox.updatePhoto : outbox.updateObservation;
+  await update(id, {state: 'pending', error: null});
+  failures = 0;
+  return syncNow();
+}
+
+// --- triggers ----------------------------------------------------------------------
+
+/** Ask the browser to wake us when the network is back (Chromium only). */
+export async function registerBackgroundSync() {
+  try {
+    const registration = await navigator.serviceWorker.ready;
+    if (registration.sync) await registration.sync.register(SYNC_TAG);
+  } catch {
+    // No Background Sync here (Safari, Firefox): page load, online and
+    // visibilitychange still trigger the sync.
+  }
+}
+
+function onWorkerMessage(event) {
+  if (!event.data || event.data.type !== 'sync') return;
+  const port = event.ports && event.ports[0];
+  syncNow().then((ok) => port && port.postMessage({ok}));
+}
+
+export function startSync() {
+  self.addEventListener('online', () => {
+    failures = 0;
+    syncNow();
+  });
+  self.addEventListener('offline', () => {
+    for (const abort of inflight) abort(); // fail fast; the items stay in the outbox
+    setState({phase: 'offline'});
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') syncNow();
+  });
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.addEventListener('message', onWorkerMessage);
+  }
+  return syncNow();
+}

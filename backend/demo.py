@@ -106,7 +106,8 @@ async def _seed_evidence(settings: Settings) -> None:
         await _observe(enrolment, ref, body, tutor.id, "tutor", today)
     candidate = await Person.get(email="candidat@demo.test")
     await _observe(enrolment, ref, {
-        "kind": "reflection", "block": "BC01", "observed_on": (today - timedelta(days=9)).isoformat(),
+        "kind": "reflection", "block": "BC01",
+        "observed_on": (today - timedelta(days=9)).isoformat(),
         "situation": "Retour sur le relevé de cotes",
         "comment": "J'avais oublié l'accès par l'escalier ; je le note maintenant sur le croquis."},
         candidate.id, "candidate", today)

@@ -1,10 +1,13 @@
 """Every route of the app, one module per area."""
 
+# First: registers the bounded `{id:int}` path convertor before any route is built.
+from backend import http  # noqa: F401
 from backend.routes import (
     admin,
     enrolments,
     evidence,
     jury,
+    openapi,
     progress,
     pwa,
     referentials,
@@ -13,6 +16,6 @@ from backend.routes import (
     tutor,
 )
 
-ROUTES = [*system.routes, *session.routes, *referentials.routes, *enrolments.routes,
-          *evidence.routes, *admin.routes,
-          *progress.routes, *tutor.routes, *pwa.routes, *jury.routes]
+ROUTES = [*system.routes, *openapi.routes, *session.routes, *referentials.routes,
+          *enrolments.routes, *evidence.routes, *admin.routes, *progress.routes,
+          *tutor.routes, *pwa.routes, *jury.routes]

@@ -80,6 +80,7 @@ PHOTO_WRITES = {**TUTOR_WRITES, "candidate": (OK, 404)}
 ROWS = [
     Row("GET", "/health", plain("/health"), PUBLIC),
     Row("GET", "/", plain("/"), PUBLIC),
+    Row("GET", "/api/v1/openapi.json", plain("/api/v1/openapi.json"), PUBLIC),
     Row("POST", "/api/v1/session", lambda w, own: ("/api/v1/session", {"json": {
         "email": w.outsider.email, "password": f.PASSWORD}}), PUBLIC),
     Row("DELETE", "/api/v1/session", plain("/api/v1/session"), PUBLIC),
@@ -160,7 +161,7 @@ ROWS = [
     Row("POST", "/admin/jury-sessions/{id:int}/dossiers", lambda w, own: (
         f"/admin/jury-sessions/{pick(w, own, 'session')}/dossiers",
         {"data": {"dossier": str(w.dossiers[True])}}), ADMIN_OBJECT),
-    *[Row(method, path, lambda w, own, path=path: (
+    *[Row(method, path, lambda w, own, path=path, method=method: (
         path.replace("{id:int}", str(w.dossiers[own])),
         {"json": {}} if path.startswith("/api") and method != "GET" else
         ({"data": {}} if method == "POST" else {})), expect)

@@ -9,7 +9,8 @@ from starlette.convertors import IntegerConvertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from backend.errors import BadRequest, UnsupportedMediaType
+from backend.domain.referentials import Referential
+from backend.errors import BadRequest, NotFound, UnsupportedMediaType
 
 MAX_JSON_BYTES = 1_000_000
 # Integer primary keys are 32-bit columns on PostgreSQL: no row has a larger id, and a
@@ -99,3 +100,13 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/health"
+
+
+def referential_of(request: Request, enrolment) -> Referential:
+    """The referential version an enrolment is pinned to, as loaded at start."""
+    ref = request.app.state.registry.find(enrolment.referential_code,
+                                          enrolment.referential_version)
+    if ref is None:
+        raise NotFound("Le référentiel de ce parcours n'est pas chargé.",
+                       code="referential_not_found")
+    return ref

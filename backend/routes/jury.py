@@ -23,10 +23,9 @@ from backend.access import AUTHENTICATED, allow
 from backend.auth import Identity, current_identity, now
 from backend.domain import dossiers, jury, standing
 from backend.domain.evidence import today_in_france
-from backend.domain.referentials import Referential
-from backend.errors import CarnetError, Conflict, NotFound
-from backend.http import json_body, json_response
-from backend.models import Decision, Enrolment, Organisation, Person
+from backend.errors import CarnetError, Conflict
+from backend.http import json_body, json_response, referential_of
+from backend.models import Decision, Organisation, Person
 from backend.pages import render
 from backend.permissions import Relation, admin_branch_ids, relation_to
 
@@ -74,15 +73,6 @@ def path_id(request: Request) -> int:
 async def relation(request: Request) -> tuple[Identity, Relation]:
     identity = await current_identity(request)
     return identity, await relation_to(identity, path_id(request))
-
-
-def referential_of(request: Request, enrolment: Enrolment) -> Referential:
-    ref = request.app.state.registry.find(enrolment.referential_code,
-                                          enrolment.referential_version)
-    if ref is None:
-        raise NotFound("Le référentiel de ce parcours n'est pas chargé.",
-                       code="referential_not_found")
-    return ref
 
 
 async def page(request: Request, template: str, context: dict[str, Any],

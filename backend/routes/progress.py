@@ -21,7 +21,8 @@ from backend.auth import Identity, current_identity, now
 from backend.domain import evidence, progress, standing, versions
 from backend.domain.progress import observe_next
 from backend.domain.referentials import Referential
-from backend.errors import CarnetError, Forbidden, NotFound, ValidationFailed
+from backend.errors import CarnetError, Forbidden, ValidationFailed
+from backend.http import referential_of
 from backend.models import Enrolment, Person
 from backend.pages import render
 from backend.permissions import Relation, admin_branch_ids, relation_to, require_writer
@@ -76,15 +77,6 @@ def body_cache(request: Request) -> BodyCache:
 
 def today(request: Request) -> date:
     return evidence.today_in_france(now(request))
-
-
-def referential_of(request: Request, enrolment: Enrolment) -> Referential:
-    ref = request.app.state.registry.find(enrolment.referential_code,
-                                          enrolment.referential_version)
-    if ref is None:
-        raise NotFound("Le référentiel de ce parcours n'est pas chargé.",
-                       code="referential_not_found")
-    return ref
 
 
 async def relation(request: Request) -> tuple[Identity, Relation]:

@@ -82,6 +82,7 @@ class LoginSession(Model):
 
     class Meta:
         table = "login_session"
+        indexes = [Index(fields=("person_id",))]  # "log out everywhere" updates by person
 
 
 class LoginThrottle(Model):
@@ -149,6 +150,9 @@ class Tutorship(Model):
     class Meta:
         table = "tutorship"
         unique_together = (("enrolment", "tutor"),)
+        # roles_of asks "is this person tutoring anyone?" on every page: the
+        # unique index above leads with enrolment_id and cannot answer it.
+        indexes = [Index(fields=("tutor_id",))]
 
 
 class HeldBlock(Model):
@@ -241,6 +245,7 @@ class JuryMember(Model):
     class Meta:
         table = "jury_member"
         unique_together = (("session", "person"),)
+        indexes = [Index(fields=("person_id",))]  # the unique index leads with session_id
 
 
 class Dossier(Model):

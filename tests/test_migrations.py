@@ -47,6 +47,40 @@ async def pg_schema(conn) -> dict[str, set[str]]:
     return schema
 
 
+# Lookups by person that the unique indexes (leading with the other column) cannot serve.
+PERSON_INDEXES = {("tutorship", ("tutor_id",)), ("jury_member", ("person_id",)),
+                  ("login_session", ("person_id",))}
+
+
+async def sqlite_indexes(conn) -> set[tuple[str, tuple[str, ...]]]:
+    """Explicit (non-constraint) indexes as (table, columns in order)."""
+    _, rows = await conn.execute_query(
+        "SELECT tbl_name, name FROM sqlite_master WHERE type='index' AND sql IS NOT NULL")
+    indexes = set()
+    for row in rows:
+        _, cols = await conn.execute_query(f"PRAGMA index_info('{row['name']}')")
+        ordered = tuple(c["name"] for c in sorted(cols, key=lambda c: c["seqno"]))
+        indexes.add((row["tbl_name"], ordered))
+    return indexes
+
+
+async def pg_indexes(conn) -> set[tuple[str, tuple[str, ...]]]:
+    """Indexes that back no constraint (primary key, unique) as (table, columns in order)."""
+    _, rows = await conn.execute_query(
+        "SELECT t.relname AS table_name, x.indexrelid::bigint AS index_id, a.attname, k.ord "
+        "FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) "
+        "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum "
+        "WHERE n.nspname = 'public' "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
+        "ORDER BY t.relname, x.indexrelid, k.ord")
+    grouped: dict[tuple[str, int], list[str]] = {}
+    for row in rows:
+        grouped.setdefault((row["table_name"], row["index_id"]), []).append(row["attname"])
+    return {(table, tuple(cols)) for (table, _), cols in grouped.items()}
+
+
 async def round_trip() -> None:
     branch = await Organisation.create(kind="branch", name="Branche")
     company = await Organisation.create(kind="company", name="Métallerie", branch=branch,
@@ -94,6 +128,7 @@ async def test_migrations_build_the_schema_on_an_empty_sqlite_file(tmp_path):
         conn = ctx.connections.get("default")
         schema = await sqlite_schema(conn)
         assert {"enrolment", "observation", "photo", "dossier", "audit_event"} <= set(schema)
+        assert PERSON_INDEXES <= await sqlite_indexes(conn)
         _, mode = await conn.execute_query("PRAGMA journal_mode")
         assert mode[0]["journal_mode"] == "wal"
         _, sync = await conn.execute_query("PRAGMA synchronous")
@@ -119,15 +154,19 @@ async def test_migrations_give_postgresql_the_same_schema_as_sqlite(tmp_path):
         ctx = await migrated_context(pg_url)
         try:
             pg = await pg_schema(ctx.connections.get("default"))
+            pg_index_set = await pg_indexes(ctx.connections.get("default"))
             await round_trip()
         finally:
             await ctx.__aexit__(None, None, None)
         ctx = await migrated_context(sqlite_url)
         try:
             lite = await sqlite_schema(ctx.connections.get("default"))
+            lite_index_set = await sqlite_indexes(ctx.connections.get("default"))
         finally:
             await ctx.__aexit__(None, None, None)
         assert pg == lite
+        assert PERSON_INDEXES <= pg_index_set
+        assert pg_index_set == lite_index_set
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from backend import openapi
 from backend.access import PUBLIC, allow
+from backend.http import etag_matches
 
 
 @functools.cache
@@ -19,14 +20,6 @@ def encoded() -> tuple[bytes, str]:
     """The document's bytes and their ETag, computed once per process."""
     body = json.dumps(openapi.DOCUMENT, ensure_ascii=False, separators=(",", ":")).encode()
     return body, f'"{hashlib.sha256(body).hexdigest()[:32]}"'
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    """If-None-Match uses the weak comparison (RFC 9110, 13.1.2)."""
-    if not header:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return "*" in tags or etag in tags
 
 
 @allow(PUBLIC)

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from backend import resources
 from backend.access import PUBLIC, allow
+from backend.http import etag_matches
 from backend.pages import render
 
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -66,10 +67,21 @@ def worker_source() -> bytes:
     return (header + body).encode()
 
 
+@lru_cache(maxsize=1)
+def worker_etag() -> str:
+    """A strong ETag: the digest of the very bytes served."""
+    return f'"{hashlib.sha256(worker_source()).hexdigest()[:32]}"'
+
+
 @allow(PUBLIC)
 async def service_worker(request: Request) -> Response:
+    # Still no-cache: the browser asks on every navigation, and an unchanged
+    # worker costs it a 304 instead of the whole script.
+    headers = {**NO_CACHE, "ETag": worker_etag()}
+    if etag_matches(request.headers.get("if-none-match"), worker_etag()):
+        return Response(status_code=304, headers=headers)
     return Response(worker_source(), media_type="text/javascript; charset=utf-8",
-                    headers=NO_CACHE)
+                    headers=headers)
 
 
 @lru_cache(maxsize=1)

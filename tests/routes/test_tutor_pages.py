@@ -228,6 +228,19 @@ async def test_service_worker_is_served_at_the_root_with_its_version_and_no_cach
         assert (await client.get(url)).status_code == 200, url
 
 
+async def test_service_worker_answers_its_own_etag_with_an_empty_304(client):
+    first = await client.get("/sw.js")
+    etag = first.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)  # strong: no W/
+    again = await client.get("/sw.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.content
+    assert again.headers["etag"] == etag and again.headers["cache-control"] == "no-cache"
+    for other in ('"0123456789abcdef0123456789abcdef"', "garbage"):
+        changed = await client.get("/sw.js", headers={"If-None-Match": other})
+        assert changed.status_code == 200 and changed.content == first.content
+        assert changed.headers["etag"] == etag
+
+
 async def test_manifest_is_valid_with_fetchable_icons_and_start_url_in_scope(client):
     response = await client.get("/manifest.webmanifest")
     assert response.headers["content-type"].startswith("application/manifest+json")

@@ -3,6 +3,10 @@
 Bulk inserts in batches (one transaction per batch); no audit events: this is
 synthetic load, not evidence. Ratings follow the referential so that progress
 has real work to do.
+
+Rerunnable on one database: the ratings come from a fixed seed (the same load
+each time), but each run draws its own tag for names and e-mails and its own
+observation ids, so a second run adds candidates beside the first run's.
 """
 
 from __future__ import annotations
@@ -37,14 +41,14 @@ def progress_bar(done: int, total: int, started: float) -> None:
 
 
 def observation_rows(enrolment: Enrolment, author_id: int, ref: Referential, count: int,
-                     rng: random.Random) -> list[Observation]:
+                     rng: random.Random, ids: random.Random) -> list[Observation]:
     codes = [c.code for c in ref.criteria()]
     rows = []
     for i in range(count):
         day = enrolment.started_on + timedelta(days=i % 300)
         ratings = {code: rng.choice(VALUES) for code in rng.sample(codes, 3)}
         rows.append(Observation(
-            id=uuid.UUID(int=rng.getrandbits(128)), enrolment_id=enrolment.id,
+            id=uuid.UUID(int=ids.getrandbits(128)), enrolment_id=enrolment.id,
             author_id=author_id, author_role="tutor", kind="observation",
             referential_version=ref.version, observed_on=day, situation=f"Ouvrage n°{i}",
             place="Atelier", ratings=ratings, photos=[], content_sha256="0" * 64))
@@ -65,6 +69,7 @@ async def seed(settings: Settings, ref: Referential, candidates: int, observatio
 async def _seed(ref: Referential, candidates: int, observations: int, password_hash: str,
                 rng: random.Random) -> dict:
     started, tag = time.monotonic(), uuid.uuid4().hex[:8]
+    ids = random.Random()  # seeded by the OS: never the ids of an earlier run
     branch = await Organisation.create(kind="branch", name=f"Branche {tag}")
     company = await Organisation.create(kind="company", name=f"Entreprise {tag}", branch=branch)
     tutor = await Person.create(email=f"tuteur-{tag}@seed.test", full_name="Tuteur seed",
@@ -85,7 +90,7 @@ async def _seed(ref: Referential, candidates: int, observations: int, password_h
     total, done = len(enrolments) * observations, 0
     pending: list[Observation] = []
     for enrolment in enrolments:
-        pending += observation_rows(enrolment, tutor.id, ref, observations, rng)
+        pending += observation_rows(enrolment, tutor.id, ref, observations, rng, ids)
         if len(pending) >= BATCH:
             done += await _flush(pending)
             progress_bar(done, total, started)

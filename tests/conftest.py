@@ -4,9 +4,12 @@ CARNET_TEST_DATABASE_URL is set), the app, and an HTTP client in-process."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 import pytest
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -34,6 +37,22 @@ def pg_test_url() -> str:
     """A per-test database name pattern on the configured server (`{}` is filled in)."""
     parts = urlsplit(PG_URL)
     return urlunsplit(parts._replace(path="/carnet_t_{}"))
+
+
+@asynccontextmanager
+async def scratch_postgres_database(prefix: str) -> AsyncIterator[str]:
+    """A new, empty database on the configured server (for tests that run `carnet`
+    commands against it), dropped at the end: its URL."""
+    need(bool(PG_URL), "PostgreSQL (CARNET_TEST_DATABASE_URL)")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    parts = urlsplit(PG_URL)
+    admin = await asyncpg.connect(urlunsplit(parts._replace(scheme="postgresql")))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 def forget_compiled_queries() -> None:

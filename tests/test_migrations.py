@@ -8,15 +8,13 @@ import subprocess
 import sys
 import uuid
 from datetime import date, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from tortoise.context import TortoiseContext
 
 from backend.db import tortoise_config
 from backend.models import Enrolment, Observation, Organisation, Person, Photo, Tutorship
-from tests.conftest import PG_URL, forget_compiled_queries, need
+from tests.conftest import forget_compiled_queries, scratch_postgres_database
 
 
 def run_migrate(url: str, tmp_path) -> None:
@@ -140,15 +138,8 @@ async def test_migrations_build_the_schema_on_an_empty_sqlite_file(tmp_path):
 
 @pytest.mark.postgres
 async def test_migrations_give_postgresql_the_same_schema_as_sqlite(tmp_path):
-    need(bool(PG_URL), "PostgreSQL (CARNET_TEST_DATABASE_URL)")
-    name = f"carnet_mig_{uuid.uuid4().hex[:12]}"
-    parts = urlsplit(PG_URL)
-    admin_dsn = urlunsplit(parts._replace(scheme="postgresql"))
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pg_url = urlunsplit(parts._replace(path=f"/{name}"))
     sqlite_url = f"sqlite://{tmp_path / 'twin.sqlite3'}"
-    try:
+    async with scratch_postgres_database("carnet_mig") as pg_url:
         run_migrate(pg_url, tmp_path)
         run_migrate(sqlite_url, tmp_path)
         ctx = await migrated_context(pg_url)
@@ -167,6 +158,3 @@ async def test_migrations_give_postgresql_the_same_schema_as_sqlite(tmp_path):
         assert pg == lite
         assert PERSON_INDEXES <= pg_index_set
         assert pg_index_set == lite_index_set
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

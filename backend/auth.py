@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from backend import sql
 from backend.models import AdminGrant, Enrolment, JuryMember, LoginSession, Person, Tutorship
 
 # OWASP minimum for argon2id is m=19 MiB, t=2, p=1; we stay above it.
@@ -168,13 +169,34 @@ async def current_identity(request: Request) -> Identity | None:
     return identity
 
 
+# Session and person in one statement, read as plain rows (backend/sql.py says why).
+SESSION_SQL = (
+    'SELECT s."token_hash", s."person_id", s."created_at", s."last_seen_at", s."expires_at", '
+    's."idle_seconds", s."revoked_at", p."id" AS "p_id", p."email" AS "p_email", '
+    'p."full_name" AS "p_full_name", p."password_hash" AS "p_password_hash", '
+    'p."is_active" AS "p_is_active", p."sessions_valid_after" AS "p_sessions_valid_after", '
+    'p."company_id" AS "p_company_id", p."created_at" AS "p_created_at" '
+    'FROM "login_session" s JOIN "person" p ON p."id" = s."person_id" '
+    'WHERE s."token_hash" = ?')
+
+
+def _session_from_row(row: dict) -> LoginSession:
+    """The ORM's own constructor for database rows (it converts SQLite's text)."""
+    person = Person._init_from_db(**{k[2:]: v for k, v in row.items() if k.startswith("p_")})
+    session = LoginSession._init_from_db(
+        **{k: v for k, v in row.items() if not k.startswith("p_")})
+    session.person = person
+    return session
+
+
 async def _load_identity(request: Request) -> Identity | None:
     token = request.cookies.get(cookie_name(request))
     if not token:
         return None
     digest = token_hash(request.app.state.settings.secret_key, token)
-    session = await LoginSession.get_or_none(token_hash=digest).select_related("person")
+    found = await sql.rows(SESSION_SQL, [digest])
     at = now(request)
+    session = _session_from_row(found[0]) if found else None
     if session is None or not _session_alive(session, at):
         return None
     if at - session.last_seen_at > TOUCH_INTERVAL:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tortoise.expressions import Q, RawSQL
+from tortoise.expressions import Q
 
+from backend import sql
 from backend.auth import Identity
 from backend.errors import Forbidden, NotFound
 from backend.models import AdminGrant, Dossier, Enrolment, JuryMember, Organisation
@@ -36,38 +37,40 @@ async def admin_branch_ids(person_id: int) -> list[int]:
     return await AdminGrant.filter(person_id=person_id).values_list("organisation_id", flat=True)
 
 
-def _ties(person_id: int) -> dict[str, RawSQL]:
-    """The caller's ties to the enrolment row, as EXISTS columns of the same query:
-    every API call on an enrolment asks, so it costs one query, not four. The id is
-    an int from our own session row, never client text."""
-    pid = int(person_id)
-    return {
-        "is_admin": RawSQL(
-            'EXISTS (SELECT 1 FROM "admin_grant" g JOIN "organisation" o '
-            'ON o."branch_id" = g."organisation_id" '
-            f'WHERE g."person_id" = {pid} AND o."id" = "enrolment"."company_id")'),
-        "is_tutor": RawSQL(
-            'EXISTS (SELECT 1 FROM "tutorship" t WHERE t."enrolment_id" = "enrolment"."id" '
-            f'AND t."tutor_id" = {pid} AND t."ended_on" IS NULL)'),
-        "in_jury": RawSQL(
-            'EXISTS (SELECT 1 FROM "dossier" d JOIN "jury_member" m '
-            'ON m."session_id" = d."session_id" '
-            f'WHERE d."enrolment_id" = "enrolment"."id" AND m."person_id" = {pid})'),
-    }
+# The enrolment row and the caller's ties to it as EXISTS columns of the same statement:
+# every API call on an enrolment asks, so it costs one query, not four (backend/sql.py
+# says why it is written out). The parameters are the caller's id, three times, then the
+# enrolment's.
+RELATION_SQL = (
+    'SELECT e."id", e."candidate_id", e."company_id", e."referential_code", '
+    'e."referential_version", e."access_route", e."started_on", e."revision", '
+    'e."created_at", '
+    'EXISTS (SELECT 1 FROM "admin_grant" g JOIN "organisation" o '
+    'ON o."branch_id" = g."organisation_id" '
+    'WHERE g."person_id" = ? AND o."id" = e."company_id") AS "is_admin", '
+    'EXISTS (SELECT 1 FROM "tutorship" t WHERE t."enrolment_id" = e."id" '
+    'AND t."tutor_id" = ? AND t."ended_on" IS NULL) AS "is_tutor", '
+    'EXISTS (SELECT 1 FROM "dossier" d JOIN "jury_member" m '
+    'ON m."session_id" = d."session_id" '
+    'WHERE d."enrolment_id" = e."id" AND m."person_id" = ?) AS "in_jury" '
+    'FROM "enrolment" e WHERE e."id" = ?')
+TIES = ("is_admin", "is_tutor", "in_jury")
 
 
 async def relation_to(identity: Identity, enrolment_id: int) -> Relation:
     """Raises NotFound unless the caller may see the enrolment."""
     pid = identity.person.id
-    enrolment = await Enrolment.filter(id=enrolment_id).annotate(**_ties(pid)).select_related(
-        "company").first()
-    if enrolment is None:
+    found = await sql.rows(RELATION_SQL, [pid, pid, pid, enrolment_id])
+    if not found:
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
-    tutor = bool(enrolment.is_tutor)
+    row = found[0]
+    admin, tutor, jury = (bool(row.pop(tie)) for tie in TIES)
+    # The ORM's own constructor for database rows (it converts SQLite's text).
+    enrolment = Enrolment._init_from_db(**row)
     conflicted = tutor or identity.person.company_id == enrolment.company_id
-    relation = Relation(enrolment=enrolment, admin=bool(enrolment.is_admin), tutor=tutor,
+    relation = Relation(enrolment=enrolment, admin=admin, tutor=tutor,
                         candidate=enrolment.candidate_id == pid,
-                        jury=not conflicted and bool(enrolment.in_jury), conflicted=conflicted)
+                        jury=not conflicted and jury, conflicted=conflicted)
     if not relation.visible:
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
     return relation

@@ -23,10 +23,12 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend import sql
 from backend.domain.progress import (
     BLOCK_STATES,
     BlockDecision,
@@ -142,27 +144,39 @@ def _decisions(dossiers: Iterable[tuple[str, datetime, str | None, datetime | No
     return tuple(decisions), first
 
 
+@cache
+def observation_sql(fields: tuple[str, ...]) -> str:
+    """The enrolment's observations with `fields` (`author__full_name` joins the author)."""
+    columns = ", ".join('a."full_name" AS "author__full_name"' if f == "author__full_name"
+                        else f'o."{f}"' for f in fields)
+    join = ' LEFT JOIN "person" a ON a."id" = o."author_id"' if "author__full_name" in fields \
+        else ""
+    return f'SELECT {columns} FROM "observation" o{join} WHERE o."enrolment_id" = ?'
+
+
+PHOTOS_SQL = 'SELECT "id", "author_role" FROM "photo" WHERE "enrolment_id" = ?'
+HELD_SQL = ('SELECT "block_code", "decided_on", "referential_version" FROM "held_block" '
+            'WHERE "enrolment_id" = ?')
+DOSSIERS_SQL = ('SELECT d."block_code", d."submitted_at", c."outcome", c."decided_at" '
+                'FROM "dossier" d LEFT JOIN "decision" c ON c."dossier_id" = d."id" '
+                'WHERE d."enrolment_id" = ?')
+
+
 async def observation_rows(enrolment_id: int, fields: Sequence[str], conn: Any = None
                            ) -> list[dict[str, Any]]:
     """The enrolment's observations as plain dicts, typed like `.values()` would give them.
 
-    The ORM builds the SQL; the rows are decoded here. For 300 observations the ORM's
-    per-value conversion costs several times the query itself, the bulk of a progress
-    request. SQLite hands back text, asyncpg native dates and UUIDs: both are accepted.
+    For 300 observations the ORM's query building and per-value conversion cost several
+    times the query itself, the bulk of a progress request (backend/sql.py).
     """
-    query = Observation.filter(enrolment_id=enrolment_id).using_db(conn).values(*fields)
-    client = conn if conn is not None else Observation._meta.db
-    return [_decoded(row) for row in await client.execute_query_dict(query.sql(),
-                                                                     [enrolment_id])]
+    found = await sql.rows(observation_sql(tuple(fields)), [enrolment_id], conn)
+    return [_decoded(row) for row in found]
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     row["ratings"], row["photos"] = _json(row["ratings"]), _json(row["photos"])
-    if isinstance(row["observed_on"], str):
-        row["observed_on"] = date.fromisoformat(row["observed_on"])
-    if isinstance(row["created_at"], str):
-        at = datetime.fromisoformat(row["created_at"])
-        row["created_at"] = at if at.tzinfo else at.replace(tzinfo=UTC)  # stored as UTC
+    row["observed_on"] = sql.as_date(row["observed_on"])
+    row["created_at"] = sql.as_datetime(row["created_at"])
     return row
 
 
@@ -179,12 +193,12 @@ async def load_records(enrolment_id: int, ref: Referential, *, timeline: bool = 
     enrolment page shows (situation, comment, author's name)."""
     rows = await observation_rows(enrolment_id, TIMELINE_FIELDS if timeline else PROGRESS_FIELDS,
                                   conn)
-    photos = await Photo.filter(enrolment_id=enrolment_id).using_db(conn).values_list(
-        "id", "author_role")
-    held = await HeldBlockRow.filter(enrolment_id=enrolment_id).using_db(conn).values_list(
-        *HELD_FIELDS)
-    dossiers = await Dossier.filter(enrolment_id=enrolment_id).using_db(conn).values_list(
-        *DOSSIER_FIELDS)
+    photos = await sql.tuples(PHOTOS_SQL, [enrolment_id], conn)
+    held = [(block, sql.as_date(day), version) for block, day, version
+            in await sql.tuples(HELD_SQL, [enrolment_id], conn)]
+    dossiers = [(block, sql.as_datetime(submitted), outcome, sql.as_datetime(decided))
+                for block, submitted, outcome, decided
+                in await sql.tuples(DOSSIERS_SQL, [enrolment_id], conn)]
     return build_records(ref, rows, photos, held, dossiers)
 
 

@@ -3,6 +3,7 @@ the admin's move of an enrolment to a newer referential version."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import uuid
@@ -22,7 +23,7 @@ from backend.domain import evidence, progress, standing, versions
 from backend.domain.progress import observe_next
 from backend.domain.referentials import Referential
 from backend.errors import CarnetError, Forbidden, ValidationFailed
-from backend.http import referential_of
+from backend.http import etag_matches, referential_of
 from backend.models import Enrolment, Person
 from backend.pages import render
 from backend.permissions import Relation, admin_branch_ids, relation_to, require_writer
@@ -34,6 +35,7 @@ ENGINE_DIGEST = hashlib.sha256(b"".join(
 # Bodies by ETag. The ETag names everything the body depends on, so a body cached under it
 # stays right; most requests after a write are the same people reloading the same page.
 BODY_CACHE_SIZE = 512
+GZIP_LEVEL = 6  # nearly level 9's size on JSON for a fraction of its time
 
 # Words of the pages (the API keeps the engine's stable state names).
 BLOCK_WORDS = {"in_progress": "En cours", "ready": "Prêt pour le jury",
@@ -49,23 +51,36 @@ FIELD_NAMES = {"« situation »": "« Ce que j'ai fait »",
 
 
 class BodyCache:
-    """A small LRU of encoded progress bodies, keyed by ETag, one per app."""
+    """A small LRU of encoded progress bodies, keyed by ETag, one per app. Each keeps its
+    gzipped form once asked for: compressing 20 kB again on every request cost a fifth of
+    the request rate (bench/README.md)."""
 
     def __init__(self, size: int = BODY_CACHE_SIZE):
         self.size = size
-        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._items: OrderedDict[str, list[bytes | None]] = OrderedDict()
 
-    def get(self, key: str) -> bytes | None:
-        body = self._items.get(key)
-        if body is not None:
-            self._items.move_to_end(key)
-        return body
+    def get(self, key: str, gzipped: bool = False) -> bytes | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return _encoded(item, gzipped)
 
-    def put(self, key: str, body: bytes) -> None:
-        self._items[key] = body
+    def put(self, key: str, body: bytes, gzipped: bool = False) -> bytes:
+        """Keeps `body` and returns it, gzipped if asked."""
+        item = self._items[key] = [body, None]
         self._items.move_to_end(key)
         while len(self._items) > self.size:
             self._items.popitem(last=False)
+        return _encoded(item, gzipped)
+
+
+def _encoded(item: list[bytes | None], gzipped: bool) -> bytes:
+    if not gzipped:
+        return item[0]
+    if item[1] is None:
+        item[1] = gzip.compress(item[0], compresslevel=GZIP_LEVEL, mtime=0)
+    return item[1]
 
 
 def body_cache(request: Request) -> BodyCache:
@@ -92,14 +107,6 @@ def progress_etag(enrolment: Enrolment, ref: Referential, day: date, tutor: bool
     referential, the day (capitalised blocks expire) and the tutor's extra list."""
     key = f"{ENGINE_DIGEST}|{enrolment.id}|{enrolment.revision}|{ref.digest}|{day}|{tutor}"
     return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    """If-None-Match uses the weak comparison (RFC 9110, 13.1.2)."""
-    if not header:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return "*" in tags or etag in tags
 
 
 async def progress_body(enrolment: Enrolment, ref: Referential, day: date, tutor: bool) -> bytes:
@@ -134,14 +141,19 @@ async def api_progress(request: Request) -> Response:
     _, rel = await relation(request)
     enrolment, ref, day = rel.enrolment, referential_of(request, rel.enrolment), today(request)
     etag = progress_etag(enrolment, ref, day, rel.tutor)
-    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    # GZipMiddleware leaves a response that already has a Content-Encoding alone.
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    if gzipped:  # another encoding of the same body: a weak tag (RFC 9110, 8.8.3)
+        headers["ETag"] = f"W/{etag}"
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     cache = body_cache(request)
-    body = cache.get(etag)
+    body = cache.get(etag, gzipped)
     if body is None:
-        body = await progress_body(enrolment, ref, day, rel.tutor)
-        cache.put(etag, body)
+        body = cache.put(etag, await progress_body(enrolment, ref, day, rel.tutor), gzipped)
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
     return Response(body, media_type="application/json", headers=headers)
 
 

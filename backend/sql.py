@@ -41,13 +41,6 @@ async def rows(sql: str, params: list[Any], conn: BaseDBAsyncClient | None = Non
         translated(sql, client.capabilities.dialect), params)
 
 
-async def tuples(sql: str, params: list[Any], conn: BaseDBAsyncClient | None = None
-                 ) -> list[tuple[Any, ...]]:
-    client = conn if conn is not None else connections.get("default")
-    _, found = await client.execute_query(translated(sql, client.capabilities.dialect), params)
-    return [tuple(r) for r in found]  # sqlite3.Row and asyncpg's Record iterate as values
-
-
 def as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value

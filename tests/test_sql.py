@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 from backend import sql
 from backend.auth import Identity
-from backend.models import Enrolment, LoginSession, Person
+from backend.domain.standing import standing_rows
+from backend.models import Decision, Dossier, Enrolment, HeldBlock, LoginSession, Person, Photo
 from backend.permissions import relation_to
 from tests import factories as f
 
@@ -52,3 +54,29 @@ async def test_the_session_row_gives_the_same_person_and_session_as_the_orm(db):
         names = list(model._meta.db_fields)
         assert {n: getattr(mine, n) for n in names} == {n: getattr(theirs, n) for n in names}
     assert session.expires_at == at + timedelta(days=1) and session.person.is_active is True
+
+
+async def test_photos_held_blocks_and_dossiers_come_back_typed_from_one_statement(db):
+    w = await f.world()
+    eid = w.enrolment.id
+    photo = await Photo.create(
+        id=uuid.uuid4(), enrolment=w.enrolment, uploaded_by=w.candidate, author_role="candidate",
+        received_sha256="1" * 64, sha256="2" * 64, content_type="image/jpeg", size=100,
+        width=10, height=10, thumb_sha256="3" * 64, thumb_size=10)
+    await HeldBlock.create(enrolment=w.enrolment, block_code="BC01", decided_on=date(2025, 6, 2),
+                           referential_version="2026-1")
+    submitted, decided = (datetime(2026, 5, d, 14, tzinfo=UTC) for d in (4, 20))
+    decided_one = await Dossier.create(enrolment=w.enrolment, block_code="BC02", manifest={},
+                                       manifest_sha256="4" * 64, submitted_by=w.tutor,
+                                       submitted_at=submitted)
+    await Decision.create(dossier=decided_one, outcome="validated", decided_by=w.tutor,
+                          decided_at=decided, manifest_sha256="4" * 64)
+    await Dossier.create(enrolment=w.enrolment, block_code="BC03", manifest={},
+                         manifest_sha256="5" * 64, submitted_by=w.tutor, submitted_at=decided)
+
+    photos, held, dossiers = await standing_rows(eid)
+
+    assert [(str(p), role) for p, role in photos] == [(str(photo.id), "candidate")]
+    assert held == [("BC01", date(2025, 6, 2), "2026-1")]
+    assert sorted(dossiers) == [("BC02", submitted, "validated", decided),
+                                ("BC03", decided, None, None)]

@@ -16,6 +16,10 @@ import asyncio
 import random
 from urllib.parse import urlsplit
 
+# uvicorn closes a keep-alive connection after 5 s idle; one idle longer than this is
+# closed here first rather than found dead by the next request.
+IDLE_SECONDS = 2.0
+
 
 class _Connections:
     """Idle keep-alive connections to one server, opened on demand."""
@@ -23,11 +27,19 @@ class _Connections:
     def __init__(self, base: str):
         url = urlsplit(base)
         self.host, self.port = url.hostname, url.port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        now = asyncio.get_running_loop().time()
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if now - since < IDLE_SECONDS:
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(self.host, self.port)
 
     async def get(self, path: str, cookie: str) -> int:
-        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(
-            self.host, self.port)
+        reader, writer = await self._connection()
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                      f"Cookie: carnet={cookie}\r\n\r\n".encode())
         head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -35,11 +47,11 @@ class _Connections:
         length = next(int(h.split(":", 1)[1]) for h in head
                       if h.lower().startswith("content-length:"))
         await reader.readexactly(length)
-        self.idle.append((reader, writer))
+        self.idle.append((reader, writer, asyncio.get_running_loop().time()))
         return status
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
 
 

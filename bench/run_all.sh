@@ -4,7 +4,7 @@
 # bench/results/run_all.txt. Not part of the pytest suite; benchmarks print figures
 # and a verdict, they never fail on a timing.
 #
-#   bench/run_all.sh            # all of them (~33 min, sync_bytes alone ~19 min)
+#   bench/run_all.sh            # all of them (~45 min, sync_bytes alone ~19 min)
 #   bench/run_all.sh ingest queries   # only those named
 #
 # Needs: the venv (. .venv/bin/activate), wrk, /usr/bin/chromium, PostgreSQL at
@@ -17,7 +17,7 @@ if [[ -z "${VIRTUAL_ENV:-}" && -f .venv/bin/activate ]]; then
   . .venv/bin/activate
 fi
 mkdir -p bench/results
-ALL=(ingest http_overhead queries scale_pg sync_bytes shell_weight buyer profile_progress)
+ALL=(ingest http_overhead queries scale_pg sync_bytes shell_weight buyer profile_progress split_progress)
 NAMES=("$@")
 [[ ${#NAMES[@]} -eq 0 ]] && NAMES=("${ALL[@]}")
 LOG=bench/results/run_all.txt

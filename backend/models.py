@@ -38,9 +38,13 @@ class Organisation(Model):
         table = "organisation"
 
 
+# The longest address SMTP carries (RFC 5321): the column, the forms and the login agree.
+EMAIL_LENGTH = 254
+
+
 class Person(Model):
     id = fields.IntField(primary_key=True)
-    email = fields.CharField(max_length=254, unique=True)
+    email = fields.CharField(max_length=EMAIL_LENGTH, unique=True)
     full_name = fields.CharField(max_length=200)
     password_hash = fields.CharField(max_length=200, null=True)
     is_active = fields.BooleanField(default=True)
@@ -100,7 +104,7 @@ class LoginThrottle(Model):
 class Invitation(Model):
     id = fields.IntField(primary_key=True)
     token_hash = fields.CharField(max_length=64, unique=True)
-    email = fields.CharField(max_length=254)
+    email = fields.CharField(max_length=EMAIL_LENGTH)
     full_name = fields.CharField(max_length=200)
     role = fields.CharField(max_length=16)  # admin | tutor | candidate | jury
     organisation = fields.ForeignKeyField(

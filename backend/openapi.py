@@ -17,7 +17,7 @@ from typing import Any
 from backend.domain.evidence import MAX_COMMENT, MAX_PHOTOS, MAX_PLACE, MAX_SITUATION
 from backend.domain.jury import MAX_GROUNDS, MAX_REASONS
 from backend.http import MAX_ROW_ID
-from backend.models import OBSERVATION_KINDS, OUTCOMES, RATINGS
+from backend.models import EMAIL_LENGTH, OBSERVATION_KINDS, OUTCOMES, RATINGS
 
 Schema = dict[str, Any]
 
@@ -62,7 +62,7 @@ SCHEMAS: dict[str, Schema] = {
         "details": {"description": "Anything that helps the client: per-field messages, the "
                     "stored version on a conflict, or null."},
     }, additionalProperties=False),
-    "Login": obj({"email": {**STRING, "format": "email", "maxLength": 254},
+    "Login": obj({"email": {**STRING, "format": "email", "maxLength": EMAIL_LENGTH},
                   "password": {**STRING, "maxLength": 1024}}, additionalProperties=False),
     "Me": obj({
         "id": INTEGER, "email": STRING, "full_name": STRING,

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.requests import Request
 from tortoise.expressions import Q
 
 from backend import sql
-from backend.auth import Identity
+from backend.auth import Identity, current_identity
 from backend.errors import Forbidden, NotFound
 from backend.models import AdminGrant, Dossier, Enrolment, JuryMember, Organisation
 
@@ -74,6 +75,12 @@ async def relation_to(identity: Identity, enrolment_id: int) -> Relation:
     if not relation.visible:
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
     return relation
+
+
+async def path_relation(request: Request) -> tuple[Identity, Relation]:
+    """The caller and their relation to the enrolment the route's `{id}` names."""
+    identity = await current_identity(request)
+    return identity, await relation_to(identity, request.path_params["id"])
 
 
 def require_writer(relation: Relation, kind: str) -> str:

@@ -12,15 +12,12 @@ SQLite hands back text and integers; `as_date` and `as_datetime` accept both.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
-
-_PLACEHOLDER = re.compile(r"\?")
 
 
 @cache
@@ -29,8 +26,8 @@ def translated(sql: str, dialect: str) -> str:
     The statements here never hold a literal `?`."""
     if dialect != "postgres":
         return sql
-    numbers = iter(range(1, sql.count("?") + 1))
-    return _PLACEHOLDER.sub(lambda _: f"${next(numbers)}", sql)
+    first, *rest = sql.split("?")
+    return first + "".join(f"${n}{part}" for n, part in enumerate(rest, 1))
 
 
 async def rows(sql: str, params: list[Any], conn: BaseDBAsyncClient | None = None

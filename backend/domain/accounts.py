@@ -17,7 +17,14 @@ from tortoise.transactions import in_transaction
 from backend import audit
 from backend.auth import end_sessions_of, hash_password, token_hash, verify_password
 from backend.errors import Gone, NotAuthenticated, TooManyRequests, ValidationFailed
-from backend.models import AdminGrant, Invitation, LoginThrottle, Organisation, Person
+from backend.models import (
+    EMAIL_LENGTH,
+    AdminGrant,
+    Invitation,
+    LoginThrottle,
+    Organisation,
+    Person,
+)
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
@@ -31,7 +38,7 @@ def normalise_email(email: str) -> str:
 
 def check_email(email: str) -> str:
     email = normalise_email(email)
-    if len(email) > 254 or not EMAIL_RE.match(email):
+    if len(email) > EMAIL_LENGTH or not EMAIL_RE.match(email):
         raise ValidationFailed("Adresse électronique invalide.", code="invalid_email")
     return email
 
@@ -98,8 +105,8 @@ async def authenticate(email: str, password: str, at: datetime, limits: LoginLim
     email = normalise_email(email)
     key = throttle_key(email)
     await _check_throttle(key, at, limits)
-    # No account has a longer address (the column's bound: the ORM refuses to filter by more).
-    person = await Person.get_or_none(email=email) if 0 < len(email) <= 254 else None
+    # No account has a longer address (the ORM refuses to filter by more than the column).
+    person = await Person.get_or_none(email=email) if 0 < len(email) <= EMAIL_LENGTH else None
     stored = person.password_hash if person and person.is_active else None
     if await verify_password(stored, password or ""):
         await LoginThrottle.filter(key=key).delete()

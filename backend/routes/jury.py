@@ -27,7 +27,7 @@ from backend.errors import CarnetError, Conflict
 from backend.http import json_body, json_response, referential_of
 from backend.models import Decision, Organisation, Person
 from backend.pages import render
-from backend.permissions import Relation, admin_branch_ids, relation_to
+from backend.permissions import Relation, admin_branch_ids, path_relation
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -70,11 +70,6 @@ def path_id(request: Request) -> int:
     return request.path_params["id"]
 
 
-async def relation(request: Request) -> tuple[Identity, Relation]:
-    identity = await current_identity(request)
-    return identity, await relation_to(identity, path_id(request))
-
-
 async def page(request: Request, template: str, context: dict[str, Any],
                status: int = 200) -> Response:
     return await render(request, f"jury/{template}", {"fmt": FMT, "words": WORDS, **context},
@@ -97,7 +92,7 @@ async def form_action(request: Request, action: Callable[[Any], Awaitable[Any]],
 
 @allow("tutor", "admin")
 async def api_submit(request: Request) -> Response:
-    identity, rel = await relation(request)
+    identity, rel = await path_relation(request)
     body = await json_body(request)
     dossier = await dossiers.submit(identity, rel, body.get("block"),
                                     registry=request.app.state.registry, today=today(request),
@@ -108,7 +103,7 @@ async def api_submit(request: Request) -> Response:
 
 @allow("tutor", "admin")
 async def submit_form(request: Request) -> Response:
-    identity, rel = await relation(request)
+    identity, rel = await path_relation(request)
 
     async def action(form) -> Any:
         if form.get("attest") != "1":
@@ -128,7 +123,7 @@ async def submit_form(request: Request) -> Response:
 
 @allow(AUTHENTICATED)
 async def api_outcome(request: Request) -> Response:
-    _, rel = await relation(request)
+    _, rel = await path_relation(request)
     ref = referential_of(request, rel.enrolment)
     found = await dossiers.enrolment_outcome(rel.enrolment, ref, today(request))
     return json_response(dossiers.outcome_json(rel.enrolment, found))
@@ -154,7 +149,7 @@ async def outcome_page_view(request: Request, identity: Identity, rel: Relation,
 
 @allow(AUTHENTICATED)
 async def outcome_page(request: Request) -> Response:
-    identity, rel = await relation(request)
+    identity, rel = await path_relation(request)
     return await outcome_page_view(request, identity, rel)
 
 
@@ -359,7 +354,7 @@ async def minutes_pdf(request: Request) -> Response:
 
 @allow(AUTHENTICATED)
 async def certificate_pdf(request: Request) -> Response:
-    _, rel = await relation(request)
+    _, rel = await path_relation(request)
     enrolment, day = rel.enrolment, today(request)
     ref = referential_of(request, enrolment)
     found = await dossiers.enrolment_outcome(enrolment, ref, day)

@@ -26,7 +26,7 @@ from backend.errors import CarnetError, Forbidden, ValidationFailed
 from backend.http import etag_matches, referential_of
 from backend.models import Enrolment, Person
 from backend.pages import render
-from backend.permissions import Relation, admin_branch_ids, relation_to, require_writer
+from backend.permissions import Relation, admin_branch_ids, path_relation, require_writer
 
 # Part of every ETag: a deploy that changes the rules or the body changes the ETags too.
 ENGINE_DIGEST = hashlib.sha256(b"".join(
@@ -94,11 +94,6 @@ def today(request: Request) -> date:
     return evidence.today_in_france(now(request))
 
 
-async def relation(request: Request) -> tuple[Identity, Relation]:
-    identity = await current_identity(request)
-    return identity, await relation_to(identity, request.path_params["id"])
-
-
 # API ------------------------------------------------------------------------------------------
 
 
@@ -138,7 +133,7 @@ def _plain_json(value: Any) -> Any:
 
 @allow(AUTHENTICATED)
 async def api_progress(request: Request) -> Response:
-    _, rel = await relation(request)
+    _, rel = await path_relation(request)
     enrolment, ref, day = rel.enrolment, referential_of(request, rel.enrolment), today(request)
     etag = progress_etag(enrolment, ref, day, rel.tutor)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
@@ -219,7 +214,7 @@ def notice(request: Request, enrolment: Enrolment) -> str:
 
 @allow(AUTHENTICATED)
 async def enrolment_page(request: Request) -> Response:
-    identity, rel = await relation(request)
+    identity, rel = await path_relation(request)
     return await enrolment_view(request, identity, rel)
 
 
@@ -259,7 +254,7 @@ def parse_reflection(values: dict[str, str], rel: Relation, ref: Referential,
 
 @allow(AUTHENTICATED)
 async def add_reflection(request: Request) -> Response:
-    identity, rel = await relation(request)
+    identity, rel = await path_relation(request)
     role = require_writer(rel, "reflection")
     form = await request.form()
     values = {name: str(form.get(name, "")) for name in REFLECTION_FIELDS}
@@ -303,7 +298,7 @@ def labels(ref: Referential) -> dict[str, str]:
 
 async def admin_relation(request: Request) -> tuple[Identity, Relation]:
     """The enrolment must belong to a company of a branch the admin holds."""
-    identity, rel = await relation(request)
+    identity, rel = await path_relation(request)
     if not rel.admin:
         raise Forbidden("Ce parcours ne relève pas de votre branche.", code="not_branch_admin")
     return identity, rel

@@ -24,9 +24,10 @@ from backend.auth import current_identity, now
 from backend.domain import evidence
 from backend.domain.referentials import Referential
 from backend.errors import CarnetError, NotFound, PayloadTooLarge, ValidationFailed
+from backend.http import referential_of
 from backend.models import Enrolment, Observation, Photo
 from backend.pages import render
-from backend.permissions import Relation, relation_to, require_writer
+from backend.permissions import Relation, path_relation, require_writer
 from backend.routes.evidence import photo_store
 
 MAX_FORM_PHOTOS = 10
@@ -114,11 +115,9 @@ def _text(form: FormData, name: str) -> str:
 
 async def capture_relation(request: Request) -> tuple[Relation, Referential]:
     """Object-level check first: visible (else 404), designated tutor (else 403)."""
-    identity = await current_identity(request)
-    relation = await relation_to(identity, request.path_params["id"])
+    _, relation = await path_relation(request)
     require_writer(relation, "observation")
-    e = relation.enrolment
-    return relation, request.app.state.registry.get(e.referential_code, e.referential_version)
+    return relation, referential_of(request, relation.enrolment)
 
 
 @allow("tutor")
@@ -254,8 +253,7 @@ def bounded(request: Request, limit: int) -> Request:
 
 @allow("admin", "tutor", "candidate")
 async def observations_page(request: Request) -> Response:
-    identity = await current_identity(request)
-    relation = await relation_to(identity, request.path_params["id"])
+    _, relation = await path_relation(request)
     if not (relation.admin or relation.tutor or relation.candidate):
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
     eid = relation.enrolment.id

@@ -165,6 +165,29 @@ def cmd_dossier_verify(args: argparse.Namespace) -> int:
         settings.database_url, lambda: dossier_verify_report(args.id, registry, store))))
 
 
+async def gc_report(store, *, dry_run: bool) -> tuple[int, list[str]]:
+    """(exit code, lines): unreferenced photo files and stale `.tmp-*` files, removed
+    unless `dry_run`. Needs the ORM open."""
+    from backend.domain.garbage import collect
+
+    found = await collect(store, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    lines = [*(f"{verb} orphan {sha} ({size} bytes)" for sha, size in found.orphans),
+             *(f"{verb} temp {path} ({size} bytes)" for path, size in found.temps)]
+    lines.append(f"{verb} {len(found.orphans)} orphan file(s), {len(found.temps)} temp "
+                 f"file(s), {found.bytes} bytes")
+    return 0, lines
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from backend.storage import LocalPhotoStore
+
+    settings = settings_module.from_env()
+    store = LocalPhotoStore(settings.photos_dir)
+    return _print_report(asyncio.run(_with_orm(
+        settings.database_url, lambda: gc_report(store, dry_run=args.dry_run))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet: CQP evidence and juries")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -203,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "and photo files; exit 1 on any difference")
     verify.add_argument("id", type=int)
     verify.set_defaults(func=cmd_dossier_verify)
+    gc = sub.add_parser("gc", help="remove photo files no row names and stale .tmp-* files")
+    gc.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
+    gc.set_defaults(func=cmd_gc)
     return parser
 
 

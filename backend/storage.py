@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import functools
 import hashlib
 import os
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
+from typing import NamedTuple
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
@@ -336,6 +339,12 @@ def check_sha(sha: object) -> str:
     return sha
 
 
+class StoredFile(NamedTuple):
+    sha: str
+    size: int
+    mtime: float  # seconds since the epoch
+
+
 class PhotoStore(ABC):
     """Content-addressed photo bytes. Synchronous: call from a worker thread."""
 
@@ -374,13 +383,18 @@ class LocalPhotoStore(PhotoStore):
     def put(self, data: bytes) -> str:
         sha = sha256_hex(data)
         target = self._locate(sha)
-        with suppress(FileNotFoundError):
-            if target.stat().st_size == len(data):
-                # Same name, same bytes. The writer may not have synced the directory
-                # yet, and our caller is about to acknowledge: sync it.
-                _fsync_dir(target.parent)
-                return sha
-        self._write(target, data)  # absent, or damaged: replace atomically
+        # Shared: many puts at once; the collector's exclusive hold never sees a put
+        # half done (see `delete_if_untouched`).
+        with self._lock(fcntl.LOCK_SH):
+            with suppress(FileNotFoundError):
+                if target.stat().st_size == len(data):
+                    # Reused: the fresh mtime tells the collector a row is about to
+                    # name this file. The writer may not have synced the directory yet,
+                    # and our caller is about to acknowledge: sync it.
+                    os.utime(target)
+                    _fsync_dir(target.parent)
+                    return sha
+            self._write(target, data)  # absent, or damaged: replace atomically
         return sha
 
     def open(self, sha: str) -> bytes:
@@ -420,6 +434,68 @@ class LocalPhotoStore(PhotoStore):
                     name = entry.name
                     if _SHA_HEX.fullmatch(name) and name[:4] == first.name + second.name:
                         yield name
+
+    def iter_files(self) -> Iterator[StoredFile]:
+        """Every stored photo file with its size and modification time."""
+        for sha in self.iter_hashes():
+            with suppress(FileNotFoundError):  # deleted since the listing
+                st = self._locate(sha).stat()
+                yield StoredFile(sha, st.st_size, st.st_mtime)
+
+    def iter_temp_files(self) -> Iterator[tuple[Path, int, float]]:
+        """In-flight or crash-left `.tmp-*` files: (path, size, mtime)."""
+        for first in _sorted_dirs(self.root):
+            for second in _sorted_dirs(first):
+                for entry in sorted(second.glob(f"{self.TEMP_PREFIX}*")):
+                    with suppress(FileNotFoundError):
+                        st = entry.stat()
+                        yield entry, st.st_size, st.st_mtime
+
+    def delete_if_untouched(self, sha: str, before: float) -> int:
+        """Delete the file unless written or reused (mtime) at or after `before`;
+        the bytes freed (0 when kept or absent).
+
+        The caller has seen no row naming `sha`. An upload puts its file first and
+        commits its row after, so a file put since `before` may be about to be named:
+        it stays. The exclusive lock makes the check and the unlink one step for every
+        `put`, in this process or another."""
+        target = self._locate(sha)
+        with self._lock(fcntl.LOCK_EX):
+            try:
+                st = target.stat()
+            except FileNotFoundError:
+                return 0
+            if st.st_mtime >= before:
+                return 0
+            target.unlink(missing_ok=True)
+        _fsync_dir(target.parent)
+        return st.st_size
+
+    def delete_temp_file(self, path: Path, before: float) -> int:
+        """Remove a `.tmp-*` file last modified before `before`; the bytes freed."""
+        path = Path(path)
+        if not path.name.startswith(self.TEMP_PREFIX) or self.root not in path.parents:
+            raise ValueError(f"not a temporary file of this store: {path}")
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return 0
+        if st.st_mtime >= before:
+            return 0
+        path.unlink(missing_ok=True)
+        return st.st_size
+
+    @contextlib.contextmanager
+    def _lock(self, mode: int) -> Iterator[None]:
+        """An advisory lock on `<root>.lock`, beside the tree so that listings of the tree
+        see only photos (flock: released if the process dies)."""
+        fd = os.open(self.root.with_name(self.root.name + ".lock"), os.O_RDWR | os.O_CREAT,
+                     0o600)
+        try:
+            fcntl.flock(fd, mode)
+            yield
+        finally:
+            os.close(fd)
 
     def _locate(self, sha: str) -> Path:
         sha = check_sha(sha)

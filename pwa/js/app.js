@@ -6,6 +6,7 @@ import {mountInstallHint} from './install.js';
 import {mountStatus} from './status.js';
 import {startSync} from './sync.js';
 import {enhanceCapture} from './capture.js';
+import {t} from './strings.js';
 
 let updateAccepted = false;
 
@@ -16,10 +17,10 @@ function offerUpdate(worker) {
   banner.setAttribute('role', 'status');
   banner.dataset.update = '';
   const text = document.createElement('p');
-  text.textContent = 'Nouvelle version disponible. Les observations enregistrées sur le téléphone sont conservées.';
+  text.textContent = t('update_available');
   const button = document.createElement('button');
   button.type = 'button';
-  button.textContent = 'Mettre à jour';
+  button.textContent = t('update_button');
   button.addEventListener('click', () => {
     updateAccepted = true;
     worker.postMessage({type: 'skip-waiting'});

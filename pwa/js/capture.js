@@ -7,6 +7,9 @@ import * as outbox from './outbox.js';
 import {downscale, sha256Hex} from './images.js';
 import {pyStrip, registerBackgroundSync, syncNow} from './sync.js';
 import {requestPersistence} from './status.js';
+import {currentPerson} from './identity.js';
+import {newId} from './features.js';
+import {t} from './strings.js';
 
 const RATING_FIELD = 'rating-';
 
@@ -60,22 +63,22 @@ export async function enhanceCapture(form) {
     const row = document.createElement('li');
     row.className = 'thumb';
     const image = document.createElement('img');
-    image.alt = `Photo ${number}`;
+    image.alt = t('photo_alt', {n: number});
     const note = document.createElement('span');
     note.className = 'muted';
-    note.textContent = 'Réduction de la photo…';
+    note.textContent = t('photo_reducing');
     const select = sharedTarget.cloneNode(true);
-    select.id = `photo-target-${crypto.randomUUID()}`;
+    select.id = `photo-target-${newId()}`;
     select.removeAttribute('name');
     select.hidden = false;
     select.value = sharedTarget.value;
     const label = document.createElement('label');
     label.htmlFor = select.id;
-    label.textContent = `Ce que montre la photo ${number}`;
+    label.textContent = t('photo_target', {n: number});
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.className = 'secondary small';
-    remove.textContent = 'Retirer';
+    remove.textContent = t('photo_remove');
     row.append(image, note, label, select, remove);
     thumbs.append(row);
     const entry = {ready: downscale(file), select, row, url: null};
@@ -83,8 +86,8 @@ export async function enhanceCapture(form) {
     entry.ready.then((result) => {
       entry.url = URL.createObjectURL(result.blob);
       image.src = entry.url;
-      note.textContent = result.original ? 'Photo gardée telle quelle (format non lisible ici).'
-        : `${result.width} × ${result.height} px, ${Math.round(result.blob.size / 1000)} Ko`;
+      note.textContent = result.original ? t('photo_kept_original')
+        : t('photo_size', {width: result.width, height: result.height, kb: Math.round(result.blob.size / 1000)});
     });
     remove.addEventListener('click', () => {
       photos.splice(photos.indexOf(entry), 1);
@@ -105,20 +108,18 @@ export async function enhanceCapture(form) {
   }
 
   function problem(values) {
-    if (!values.observed_on) return "Indiquez la date de l'observation.";
-    if (!values.situation) return "Indiquez la situation ou l'ouvrage observé.";
-    if (!Object.keys(values.ratings).length && !photos.length) {
-      return 'Une observation évalue au moins un critère ou joint une photo.';
-    }
+    if (!values.observed_on) return t('need_date');
+    if (!values.situation) return t('need_situation');
+    if (!Object.keys(values.ratings).length && !photos.length) return t('need_content');
     return null;
   }
 
-  async function photoRecords(taken, observationId, savedAt) {
+  async function photoRecords(taken, observationId, savedAt, author) {
     const ready = await Promise.all(taken.map((p) => p.ready));
     return Promise.all(ready.map(async (result) => ({
-      id: crypto.randomUUID(), observation: observationId, enrolment, blob: result.blob,
+      id: newId(), observation: observationId, enrolment, blob: result.blob,
       type: result.blob.type || 'image/jpeg', size: result.blob.size, width: result.width,
-      height: result.height, sha256: await sha256Hex(result.blob), savedAt, state: 'pending',
+      height: result.height, sha256: await sha256Hex(result.blob), savedAt, author, state: 'pending',
       error: null})));
   }
 
@@ -143,23 +144,25 @@ export async function enhanceCapture(form) {
     saveButton.disabled = true;
     try {
       const taken = photos.slice(); // as they were at the tap
-      const observationId = crypto.randomUUID();
+      const observationId = newId();
       const savedAt = new Date().toISOString();
-      const records = await photoRecords(taken, observationId, savedAt);
+      // Who captured it: sync.js sends it only under this person's session.
+      const person = currentPerson();
+      const author = person ? {id: person.id, name: person.name} : null;
+      const records = await photoRecords(taken, observationId, savedAt, author);
       const body = {enrolment, kind: 'observation', ...values,
         photos: records.map((r, i) => ({id: r.id, ...photoTarget(taken[i].select.value)}))};
-      await outbox.saveCapture({id: observationId, enrolment, body, savedAt, state: 'pending',
+      await outbox.saveCapture({id: observationId, enrolment, body, savedAt, author, state: 'pending',
         error: null}, records);
       clearForm();
-      savedBox.textContent = `Observation enregistrée sur ce téléphone (${1 + records.length} élément${records.length ? 's' : ''} à envoyer). `
-        + "Elle partira au serveur dès que le réseau le permet.";
+      savedBox.textContent = t('saved', {n: 1 + records.length});
       savedBox.hidden = false;
       savedBox.focus();
       requestPersistence().catch(() => {});
       registerBackgroundSync();
       syncNow();
     } catch (error) {
-      showError(`Enregistrement impossible sur ce téléphone (${error.message}). Votre saisie est toujours là.`);
+      showError(t('save_failed', {message: error.message}));
     } finally {
       saving = false;
       saveButton.disabled = false;
@@ -169,7 +172,7 @@ export async function enhanceCapture(form) {
   input.addEventListener('change', () => {
     for (const file of Array.from(input.files)) {
       if (photos.length >= maxPhotos) {
-        showError(`${maxPhotos} photos au plus par observation.`);
+        showError(t('too_many_photos', {n: maxPhotos}));
         break;
       }
       addPhoto(file);

@@ -5,9 +5,10 @@
 import * as outbox from './outbox.js';
 import {dropMine, events, keepMine, retryItem, state, syncNow} from './sync.js';
 import {sha256Hex} from './images.js';
+import {currentPerson, sameAuthor} from './identity.js';
+import {t} from './strings.js';
 
 const EXPORT_FORMAT = 'carnet-outbox/1';
-const RATING_LABELS = {met: 'acquis', progressing: 'en cours', not_met: 'non acquis'};
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -22,9 +23,28 @@ function element(tag, attributes = {}, ...children) {
 }
 
 function pendingText(count) {
-  if (count.total === 0) return 'Tout est envoyé : rien en attente sur ce téléphone.';
-  return `${count.total} en attente d'envoi (${count.observations} observation${count.observations > 1 ? 's' : ''}`
-    + ` + ${count.photos} photo${count.photos > 1 ? 's' : ''})`;
+  if (count.total === 0) return t('all_sent');
+  return t('pending', {total: count.total, observations: count.observations,
+    os: count.observations > 1 ? 's' : '', photos: count.photos, ps: count.photos > 1 ? 's' : ''});
+}
+
+/** Items are the current person's, or waiting for someone else (shared phone).
+ *  Items without an author (an earlier release) count as the current person's:
+ *  the next sync adopts them. */
+function split(observations, photos) {
+  const me = currentPerson();
+  const mine = (record) => !record.author || !me || sameAuthor(record, me);
+  const others = new Map(); // author id → {name, n}
+  for (const record of [...observations, ...photos]) {
+    if (mine(record)) continue;
+    const entry = others.get(record.author.id) || {name: record.author.name, n: 0};
+    entry.n += 1;
+    others.set(record.author.id, entry);
+  }
+  const myObservations = observations.filter(mine);
+  const myPhotos = photos.filter(mine);
+  return {mine, others: [...others.values()], count: {observations: myObservations.length,
+    photos: myPhotos.length, total: myObservations.length + myPhotos.length}};
 }
 
 function formatTime(iso) {
@@ -34,11 +54,11 @@ function formatTime(iso) {
 
 function phaseText() {
   switch (state.phase) {
-    case 'offline': return "Hors ligne : l'envoi reprendra dès le retour du réseau.";
-    case 'sending': return 'Envoi en cours…';
+    case 'offline': return t('offline');
+    case 'sending': return t('sending');
     case 'waiting': {
       const seconds = state.nextRetryAt ? Math.max(1, Math.round((state.nextRetryAt - Date.now()) / 1000)) : null;
-      return seconds ? `Réseau ou serveur indisponible : nouvel essai dans ${seconds} s.` : 'Nouvel essai bientôt.';
+      return seconds ? t('retry_in', {seconds}) : t('retry_soon');
     }
     default: return '';
   }
@@ -60,17 +80,28 @@ export function mountStatus(root) {
   const bars = new Map(); // photo id → <li> with its <progress>
 
   async function refresh() {
-    const [count, lastSyncAt, observations, photos] = await Promise.all([
-      outbox.pendingCount(), outbox.getMeta('lastSyncAt'), outbox.listObservations(),
-      outbox.listPhotos()]);
+    const [lastSyncAt, observations, photos] = await Promise.all([
+      outbox.getMeta('lastSyncAt'), outbox.listObservations(), outbox.listPhotos()]);
+    const {mine, others, count} = split(observations, photos);
     parts.pending.textContent = pendingText(count);
+    showOthers(others);
     parts.pending.dataset.count = String(count.total);
     root.dataset.pendingTotal = String(count.total);
     parts.auth.hidden = state.phase !== 'auth';
     const phase = phaseText();
-    parts.last.textContent = [phase, lastSyncAt ? `Dernier envoi confirmé : ${formatTime(lastSyncAt)}.`
-      : "Aucun envoi confirmé depuis ce téléphone pour l'instant."].filter(Boolean).join(' ');
-    renderProblems(parts.problems, observations, photos);
+    parts.last.textContent = [phase, lastSyncAt ? t('last_sync', {time: formatTime(lastSyncAt)})
+      : t('never_synced')].filter(Boolean).join(' ');
+    renderProblems(parts.problems, observations, photos, mine);
+  }
+
+  const othersBox = element('div', {class: 'others', 'data-others': ''});
+  othersBox.hidden = true;
+  parts.pending.after(othersBox);
+  function showOthers(others) {
+    othersBox.hidden = !others.length;
+    othersBox.replaceChildren(...others.map((o) => element('p', {class: 'alert', 'data-others-count': String(o.n)},
+      t('others_pending', {n: o.n, name: o.name || t('someone')}))),
+    others.length ? element('p', {class: 'muted small'}, t('others_pending_help')) : '');
   }
 
   function showUpload(detail) {
@@ -81,7 +112,7 @@ export function mountStatus(root) {
       return;
     }
     if (!row) {
-      row = element('li', {}, element('span', {}, 'Photo'), ' ',
+      row = element('li', {}, element('span', {}, t('upload_photo')), ' ',
         element('progress', {max: '100', value: '0'}), ' ', element('span', {class: 'percent'}));
       bars.set(detail.id, row);
       parts.uploads.append(row);
@@ -89,7 +120,7 @@ export function mountStatus(root) {
     const percent = detail.total ? Math.min(100, Math.round((100 * detail.loaded) / detail.total)) : 0;
     row.querySelector('progress').value = percent;
     row.querySelector('.percent').textContent = `${percent} %`;
-    row.querySelector('span').textContent = `Photo (${Math.round((detail.total || 0) / 1000)} Ko)`;
+    row.querySelector('span').textContent = t('upload_photo_size', {kb: Math.round((detail.total || 0) / 1000)});
   }
 
   let scheduled = false;
@@ -114,78 +145,80 @@ export function mountStatus(root) {
 function summary(version) {
   const ratings = Object.entries(version.ratings || {});
   return element('dl', {class: 'version'},
-    element('dt', {}, 'Date'), element('dd', {}, version.observed_on || '—'),
-    element('dt', {}, 'Situation'), element('dd', {}, version.situation || '—'),
-    element('dt', {}, 'Lieu'), element('dd', {}, version.place || '—'),
-    element('dt', {}, 'Critères'), element('dd', {}, ratings.length
-      ? ratings.map(([code, value]) => `${code} ${RATING_LABELS[value] || value}`).join(', ') : 'aucun'),
-    element('dt', {}, 'Photos'), element('dd', {}, String((version.photos || []).length)),
-    element('dt', {}, 'Commentaire'), element('dd', {}, version.comment || '—'));
+    element('dt', {}, t('field_date')), element('dd', {}, version.observed_on || '—'),
+    element('dt', {}, t('field_situation')), element('dd', {}, version.situation || '—'),
+    element('dt', {}, t('field_place')), element('dd', {}, version.place || '—'),
+    element('dt', {}, t('field_criteria')), element('dd', {}, ratings.length
+      ? ratings.map(([code, value]) => `${code} ${t(`rating_${value}`)}`).join(', ') : t('none')),
+    element('dt', {}, t('field_photos')), element('dd', {}, String((version.photos || []).length)),
+    element('dt', {}, t('field_comment')), element('dd', {}, version.comment || '—'));
 }
 
-function conflictCard(item) {
+function notYours(record) {
+  return element('p', {class: 'muted small', 'data-not-yours': record.id},
+    t('not_yours', {name: (record.author && record.author.name) || t('someone')}));
+}
+
+function conflictCard(item, mine) {
   return element('li', {class: 'conflict', 'data-conflict': item.id},
-    element('p', {class: 'alert'}, 'Le serveur a déjà une autre version de cette observation. ',
-      'Choisissez celle à garder.'),
+    element('p', {class: 'alert'}, t('conflict_intro')),
     element('div', {class: 'versions'},
-      element('section', {'data-version': 'mine'}, element('h4', {}, 'Votre version (sur ce téléphone)'),
+      element('section', {'data-version': 'mine'}, element('h4', {}, t('version_mine')),
         summary(item.body)),
-      element('section', {'data-version': 'stored'}, element('h4', {}, 'Version enregistrée sur le serveur'),
-        item.stored ? summary(item.stored) : element('p', {}, 'Indisponible.'))),
-    element('p', {class: 'actions'},
+      element('section', {'data-version': 'stored'}, element('h4', {}, t('version_stored')),
+        item.stored ? summary(item.stored) : element('p', {}, t('unavailable')))),
+    mine ? element('p', {class: 'actions'},
       element('button', {type: 'button', 'data-keep': item.id, onclick: () => keepMine(item.id)},
-        'Garder la mienne'),
+        t('keep_mine')),
       element('button', {type: 'button', class: 'secondary', 'data-drop': item.id,
-        onclick: () => dropMine(item.id)}, 'Abandonner la mienne')),
-    element('p', {class: 'muted small'}, '« Garder la mienne » l\'envoie comme correction : ',
-      "l'ancienne version reste dans l'historique."));
+        onclick: () => dropMine(item.id)}, t('drop_mine'))) : notYours(item),
+    mine ? element('p', {class: 'muted small'}, t('keep_mine_help')) : null);
 }
 
-function stuckCard(kind, record) {
-  const what = kind === 'photo' ? 'Photo' : `Observation du ${record.body.observed_on} — ${record.body.situation}`;
+function stuckCard(kind, record, mine) {
+  const what = kind === 'photo' ? t('stuck_photo')
+    : t('stuck_observation', {date: record.body.observed_on, situation: record.body.situation});
   return element('li', {class: 'stuck', 'data-stuck': record.id},
     element('p', {}, element('strong', {}, what), ' : ',
-      (record.error && record.error.message) || 'refusée par le serveur.'),
-    element('p', {class: 'actions'},
+      (record.error && record.error.message) || t('refused')),
+    mine ? element('p', {class: 'actions'},
       element('button', {type: 'button', class: 'secondary', onclick: () => retryItem(kind, record.id)},
-        'Réessayer')));
+        t('retry'))) : notYours(record));
 }
 
-function renderProblems(container, observations, photos) {
+function renderProblems(container, observations, photos, mine) {
   const conflicts = observations.filter((o) => o.state === 'conflict');
-  const stuck = [...observations.filter((o) => o.state === 'stuck').map((o) => stuckCard('observation', o)),
-    ...photos.filter((p) => p.state === 'stuck').map((p) => stuckCard('photo', p))];
+  const stuck = [...observations.filter((o) => o.state === 'stuck').map((o) => stuckCard('observation', o, mine(o))),
+    ...photos.filter((p) => p.state === 'stuck').map((p) => stuckCard('photo', p, mine(p)))];
   container.replaceChildren();
   if (conflicts.length) {
-    container.append(element('h3', {}, 'Deux versions à départager'),
-      element('ul', {class: 'problems'}, conflicts.map(conflictCard)));
+    container.append(element('h3', {}, t('conflicts_title')),
+      element('ul', {class: 'problems'}, conflicts.map((c) => conflictCard(c, mine(c)))));
   }
   if (stuck.length) {
-    container.append(element('h3', {}, 'Éléments bloqués (gardés sur le téléphone)'),
+    container.append(element('h3', {}, t('stuck_title')),
       element('ul', {class: 'problems'}, stuck),
-      element('p', {class: 'muted small'}, 'Exportez-les (panneau « Stockage ») pour les transmettre autrement.'));
+      element('p', {class: 'muted small'}, t('stuck_help')));
   }
 }
 
 // --- storage health, export, import --------------------------------------------------
 
 function megabytes(bytes) {
-  return `${(bytes / 1e6).toLocaleString('fr-FR', {maximumFractionDigits: 1})} Mo`;
+  return t('megabytes', {value: (bytes / 1e6).toLocaleString('fr-FR', {maximumFractionDigits: 1})});
 }
 
 async function describeStorage(root) {
   const usage = root.querySelector('[data-storage]');
   const persist = root.querySelector('[data-persist]');
   if (!navigator.storage || !navigator.storage.estimate) {
-    usage.textContent = "Ce navigateur n'indique pas l'espace disponible.";
+    usage.textContent = t('no_estimate');
     return;
   }
   const estimate = await navigator.storage.estimate();
-  usage.textContent = `Espace utilisé : ${megabytes(estimate.usage || 0)} sur ${megabytes(estimate.quota || 0)} disponibles.`;
+  usage.textContent = t('usage', {usage: megabytes(estimate.usage || 0), quota: megabytes(estimate.quota || 0)});
   const persisted = navigator.storage.persisted ? await navigator.storage.persisted() : false;
-  persist.textContent = persisted
-    ? 'Stockage protégé : le navigateur ne l\'effacera pas pour faire de la place.'
-    : "Stockage non protégé : le navigateur pourrait l'effacer s'il manque de place. Exportez régulièrement les éléments non envoyés.";
+  persist.textContent = persisted ? t('persisted') : t('not_persisted');
   persist.dataset.persisted = String(persisted);
 }
 
@@ -235,7 +268,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  *  match their hash are refused; items already here are left alone. */
 export async function importFile(file) {
   const parsed = JSON.parse(await file.text());
-  if (!parsed || parsed.format !== EXPORT_FORMAT) throw new Error("Ce fichier n'est pas un export de Carnet.");
+  if (!parsed || parsed.format !== EXPORT_FORMAT) throw new Error(t('not_export'));
   const observations = (parsed.observations || []).filter((o) => UUID.test(o.id) && o.body
     && Number.isInteger(o.body.enrolment)).map((o) => ({...o, state: 'pending', error: null}));
   const photos = [];
@@ -259,12 +292,11 @@ function mountStorage(root) {
     if (!file) return;
     try {
       const added = await importFile(file);
-      result.textContent = `${added.observations} observation(s) et ${added.photos} photo(s) ajoutées à la file d'envoi`
-        + (added.skipped ? ` (${added.skipped} déjà présentes).` : '.');
+      result.textContent = t('imported', added) + (added.skipped ? t('imported_skipped', added) : '.');
       form.reset();
       syncNow();
     } catch (error) {
-      result.textContent = `Import impossible : ${error.message}`;
+      result.textContent = t('import_failed', {message: error.message});
     }
   });
 }

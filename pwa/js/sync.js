@@ -4,6 +4,9 @@
 // Lock); retries back off with jitter; nothing is ever dropped for age.
 
 import * as outbox from './outbox.js';
+import {currentPerson, sameAuthor, sessionPerson} from './identity.js';
+import {newId} from './features.js';
+import {t} from './strings.js';
 
 export const SYNC_TAG = 'carnet-outbox';
 const LOCK_NAME = 'carnet-sync';
@@ -94,13 +97,34 @@ async function replay() {
     setState({phase: 'offline'});
     return false;
   }
-  const observations = await outbox.listObservations();
-  const ids = new Set(observations.map((o) => o.id));
-  const loose = (await outbox.listPhotos()).filter((p) => !ids.has(p.observation));
-  if (!observations.length && !loose.length) {
+  const all = await outbox.listObservations();
+  const ids = new Set(all.map((o) => o.id));
+  const allLoose = (await outbox.listPhotos()).filter((p) => !ids.has(p.observation));
+  if (!all.length && !allLoose.length) {
     failures = 0;
     setState({phase: 'idle'});
     return true;
+  }
+  // Whose session is this? Items go only under their author's session.
+  let me;
+  try {
+    me = await sessionPerson();
+  } catch {
+    schedule(backoff(++failures));
+    setState({phase: navigator.onLine === false ? 'offline' : 'waiting'});
+    return false;
+  }
+  if (!me) {
+    setState({phase: 'auth'});
+    return false;
+  }
+  await claimUnowned([...all, ...allLoose], me);
+  const observations = all.filter((o) => !o.author || sameAuthor(o, me));
+  const loose = allLoose.filter((p) => !p.author || sameAuthor(p, me));
+  if (!observations.length && !loose.length) {
+    failures = 0;
+    setState({phase: 'idle'});
+    return true; // only other people's items: they wait for their author
   }
   setState({phase: 'sending'});
   const outcome = await sendAll(observations, loose);
@@ -116,6 +140,18 @@ async function replay() {
   failures = 0;
   setState({phase: 'idle'});
   return true;
+}
+
+/** Items saved before items had an author (an earlier release, or an import of
+ *  such an export) are adopted by the first session that sends them. */
+async function claimUnowned(records, me) {
+  const author = {id: me.id, name: me.name};
+  for (const record of records) {
+    if (record.author) continue;
+    const update = 'observation' in record && 'blob' in record ? outbox.updatePhoto : outbox.updateObservation;
+    await update(record.id, {author});
+    record.author = author;
+  }
 }
 
 async function sendAll(observations, loosePhotos) {
@@ -135,6 +171,7 @@ async function sendAll(observations, loosePhotos) {
 async function sendObservation(item) {
   for (const photo of await outbox.photosOf(item.id)) {
     if (photo.state === 'stuck') continue; // the observation goes without it
+    if (photo.author && !sameAuthor(photo, item.author)) continue;
     const outcome = await sendPhoto(photo);
     if (outcome === AUTH || outcome === RETRY) return outcome;
   }
@@ -148,7 +185,7 @@ function transient(status) {
 function reason(response) {
   const body = response.body || {};
   return {code: body.code || `http_${response.status}`,
-    message: body.message || `Refus du serveur (${response.status}).`, status: response.status};
+    message: body.message || t('server_refused', {status: response.status}), status: response.status};
 }
 
 async function sendPhoto(photo) {
@@ -166,7 +203,7 @@ async function sendPhoto(photo) {
       return SENT;
     }
     await outbox.updatePhoto(photo.id, {state: 'stuck', error: {code: 'hash_mismatch',
-      message: "Le serveur n'a pas reçu les mêmes octets que ceux du téléphone."}});
+      message: t('hash_mismatch_photo')}});
     return STUCK;
   }
   if (transient(response.status)) return RETRY;
@@ -190,7 +227,7 @@ async function putObservation(item) {
       return SENT;
     }
     await outbox.updateObservation(item.id, {state: 'stuck', error: {code: 'hash_mismatch',
-      message: 'Le serveur a enregistré un contenu différent de celui du téléphone.'}});
+      message: t('hash_mismatch_observation')}});
     return STUCK;
   }
   if (response.status === 409 && response.body && response.body.code === 'observation_conflict') {
@@ -309,13 +346,23 @@ export async function contentSha256(body) {
 }
 
 // --- the tutor's decisions ---------------------------------------------------------
+// Only the author decides about an item: another person logged in on the same
+// phone may export it, never send, correct or delete it.
+
+function mustBeMine(record) {
+  if (!record) return;
+  if (!record.author || !sameAuthor(record, currentPerson())) {
+    throw new Error(t('not_yours', {name: (record.author && record.author.name) || t('someone')}));
+  }
+}
 
 /** « Garder la mienne »: send it again as a correction of the stored one. */
 export async function keepMine(id) {
   const item = await outbox.getObservation(id);
   if (!item || item.state !== 'conflict') return;
+  mustBeMine(item);
   const storedId = (item.stored && item.stored.id) || id;
-  await outbox.replaceObservation(id, {...item, id: crypto.randomUUID(),
+  await outbox.replaceObservation(id, {...item, id: newId(),
     body: {...item.body, supersedes: storedId}, state: 'pending', error: null, stored: null,
     correctionOf: id});
   failures = 0;
@@ -324,12 +371,16 @@ export async function keepMine(id) {
 
 /** « Abandonner la mienne »: the stored version stays, this one is removed. */
 export async function dropMine(id) {
+  mustBeMine(await outbox.getObservation(id));
   await outbox.deleteObservation(id, {withPhotos: true});
 }
 
 /** Try a stuck item again (after the cause was fixed on the server). */
 export async function retryItem(kind, id) {
   const update = kind === 'photo' ? outbox.updatePhoto : outbox.updateObservation;
+  const record = kind === 'photo' ? (await outbox.listPhotos()).find((p) => p.id === id)
+    : await outbox.getObservation(id);
+  mustBeMine(record);
   await update(id, {state: 'pending', error: null});
   failures = 0;
   return syncNow();

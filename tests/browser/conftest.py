@@ -26,6 +26,7 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 PASSWORD = "browser-test-password"
 TUTOR = "tuteur@demo.test"
+SECOND_TUTOR = "tuteur2@demo.test"  # tutors the same enrolment (tests/browser/seed.py)
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 360, "height": 740}
@@ -158,9 +159,9 @@ def small_photos(tmp_path_factory) -> list[Path]:
     return [write_photo(folder / f"p{i}.jpg", (1200, 900), i) for i in range(10)]
 
 
-async def log_in(page, next_path: str = "/tutor") -> None:
+async def log_in(page, next_path: str = "/tutor", email: str = TUTOR) -> None:
     await page.goto(f"/login?next={next_path}")
-    await page.fill("#email", TUTOR)
+    await page.fill("#email", email)
     await page.fill("#password", PASSWORD)
     await page.click("form[action='/login'] button[type=submit]")
     await page.wait_for_url(f"**{next_path}")

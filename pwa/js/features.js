@@ -1,0 +1,13 @@
+// What the enhanced capture needs from the browser, detected once at start, with
+// the fallbacks that keep older phones working (docs/pwa.md, supported browsers).
+
+/** A random (v4) UUID: crypto.randomUUID where it exists (iOS ≥ 15.4), else
+ *  built from crypto.getRandomValues (iOS ≥ 11). */
+export function newId() {
+  if (typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+  bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}

@@ -1,0 +1,90 @@
+// Every sentence the PWA's scripts show, in French, in one place, so that another
+// language is one more table. The server's pages translate theirs with gettext.
+// t(key, {name: value}) fills {name}; an entry {one, other} is chosen by vars.n
+// (French: 0 and 1 take the singular).
+
+const FR = {
+  // app.js
+  update_available: 'Nouvelle version disponible. Les observations enregistrées sur le téléphone sont conservées.',
+  update_button: 'Mettre à jour',
+
+  // status.js: the outbox
+  all_sent: 'Tout est envoyé : rien en attente sur ce téléphone.',
+  pending: "{total} en attente d'envoi ({observations} observation{os} + {photos} photo{ps})",
+  offline: "Hors ligne : l'envoi reprendra dès le retour du réseau.",
+  sending: 'Envoi en cours…',
+  retry_in: 'Réseau ou serveur indisponible : nouvel essai dans {seconds} s.',
+  retry_soon: 'Nouvel essai bientôt.',
+  last_sync: 'Dernier envoi confirmé : {time}.',
+  never_synced: "Aucun envoi confirmé depuis ce téléphone pour l'instant.",
+  upload_photo: 'Photo',
+  upload_photo_size: 'Photo ({kb} Ko)',
+  others_pending: {one: '{n} élément de {name} en attente', other: '{n} éléments de {name} en attente'},
+  others_pending_help: "Seule cette personne peut les envoyer ou les supprimer, une fois connectée sur ce téléphone. Vous pouvez les exporter (panneau « Stockage »).",
+  someone: 'une autre personne',
+  not_yours: "Cet élément a été saisi par {name} : seule cette personne peut l'envoyer ou le supprimer.",
+
+  // status.js: conflicts and stuck items
+  rating_met: 'acquis',
+  rating_progressing: 'en cours',
+  rating_not_met: 'non acquis',
+  field_date: 'Date',
+  field_situation: 'Situation',
+  field_place: 'Lieu',
+  field_criteria: 'Critères',
+  field_photos: 'Photos',
+  field_comment: 'Commentaire',
+  none: 'aucun',
+  conflict_intro: "Le serveur a déjà une autre version de cette observation. Choisissez celle à garder.",
+  version_mine: 'Votre version (sur ce téléphone)',
+  version_stored: 'Version enregistrée sur le serveur',
+  unavailable: 'Indisponible.',
+  keep_mine: 'Garder la mienne',
+  drop_mine: 'Abandonner la mienne',
+  keep_mine_help: "« Garder la mienne » l'envoie comme correction : l'ancienne version reste dans l'historique.",
+  stuck_photo: 'Photo',
+  stuck_observation: 'Observation du {date} — {situation}',
+  refused: 'refusée par le serveur.',
+  retry: 'Réessayer',
+  conflicts_title: 'Deux versions à départager',
+  stuck_title: 'Éléments bloqués (gardés sur le téléphone)',
+  stuck_help: 'Exportez-les (panneau « Stockage ») pour les transmettre autrement.',
+
+  // sync.js: reasons kept with stuck items
+  hash_mismatch_photo: "Le serveur n'a pas reçu les mêmes octets que ceux du téléphone.",
+  hash_mismatch_observation: 'Le serveur a enregistré un contenu différent de celui du téléphone.',
+  server_refused: 'Refus du serveur ({status}).',
+
+  // status.js: storage, export, import
+  megabytes: '{value} Mo',
+  no_estimate: "Ce navigateur n'indique pas l'espace disponible.",
+  usage: 'Espace utilisé : {usage} sur {quota} disponibles.',
+  persisted: "Stockage protégé : le navigateur ne l'effacera pas pour faire de la place.",
+  not_persisted: "Stockage non protégé : le navigateur pourrait l'effacer s'il manque de place. Exportez régulièrement les éléments non envoyés.",
+  not_export: "Ce fichier n'est pas un export de Carnet.",
+  imported: "{observations} observation(s) et {photos} photo(s) ajoutées à la file d'envoi",
+  imported_skipped: ' ({skipped} déjà présentes).',
+  import_failed: 'Import impossible : {message}',
+
+  // capture.js
+  photo_alt: 'Photo {n}',
+  photo_reducing: 'Réduction de la photo…',
+  photo_kept_original: 'Photo gardée telle quelle (format non lisible ici).',
+  photo_size: '{width} × {height} px, {kb} Ko',
+  photo_target: 'Ce que montre la photo {n}',
+  photo_remove: 'Retirer',
+  need_date: "Indiquez la date de l'observation.",
+  need_situation: "Indiquez la situation ou l'ouvrage observé.",
+  need_content: 'Une observation évalue au moins un critère ou joint une photo.',
+  saved: {one: 'Observation enregistrée sur ce téléphone ({n} élément à envoyer). Elle partira au serveur dès que le réseau le permet.',
+    other: 'Observation enregistrée sur ce téléphone ({n} éléments à envoyer). Elle partira au serveur dès que le réseau le permet.'},
+  save_failed: 'Enregistrement impossible sur ce téléphone ({message}). Votre saisie est toujours là.',
+  too_many_photos: '{n} photos au plus par observation.',
+};
+
+export function t(key, vars = {}) {
+  let text = FR[key];
+  if (text === undefined) return key;
+  if (typeof text === 'object') text = Number(vars.n) > 1 ? text.other : text.one;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+}

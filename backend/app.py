@@ -84,6 +84,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
                             Exception: handle_unexpected},
     )
     app.state.settings = settings
+    audit.use_key(settings.secret_key)  # the chain is keyed with this server's secret
     app.state.registry = load_registry(settings)
     app.state.templates = make_templates()
     app.state.clock = utcnow

@@ -1,4 +1,8 @@
-"""Writing audit events inside the caller's transaction, chained to the last one."""
+"""Writing audit events inside the caller's transaction, chained to the last one.
+
+The chain is keyed with the server's secret: each entry point (`create_app`, the `carnet`
+command, the demo seeding) calls `use_key(settings.secret_key)` once, before any event is
+written or checked. Without it, writing or verifying fails rather than chaining unkeyed."""
 
 from __future__ import annotations
 
@@ -7,10 +11,35 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from backend.domain.audit import GENESIS, ChainFault, check_payload, event_hash, verify_chain
+from backend.domain.audit import (
+    GENESIS,
+    Anchor,
+    ChainFault,
+    chain_key,
+    check_anchor,
+    check_payload,
+    event_hash,
+    keyed_ok,
+    plain_ok,
+    verify_chain,
+)
 from backend.models import AuditEvent, AuditHead
 
 HEAD_ID = 1
+_key: bytes | None = None
+
+
+def use_key(secret_key: str) -> None:
+    """Key the chain with the server's secret (from Settings)."""
+    global _key
+    _key = chain_key(secret_key)
+
+
+def key() -> bytes:
+    if _key is None:
+        raise RuntimeError("the audit chain is keyed with the server's secret: call "
+                           "audit.use_key(settings.secret_key) at start-up")
+    return _key
 
 
 async def record(action: str, *, actor_id: int | None, subject: str = "",
@@ -29,7 +58,7 @@ async def _append(conn: Any, action: str, actor_id: int | None, subject: str,
                   payload: dict[str, Any]) -> AuditEvent:
     head = await AuditHead.select_for_update().using_db(conn).get(id=HEAD_ID)
     at = datetime.now(UTC)
-    digest = event_hash(head.last_hash, at, actor_id, action, subject, payload)
+    digest = event_hash(key(), head.last_hash, at, actor_id, action, subject, payload)
     event = await AuditEvent.create(at=at, actor_id=actor_id, action=action, subject=subject,
                                     payload=payload, prev_hash=head.last_hash, hash=digest,
                                     using_db=conn)
@@ -47,5 +76,37 @@ async def verify() -> ChainFault | None:
     events = await AuditEvent.all().order_by("id")
     head = await AuditHead.get_or_none(id=HEAD_ID)
     if head is None:
-        return verify_chain(events, GENESIS, 0)
-    return verify_chain(events, head.last_hash, head.count)
+        return verify_chain(events, key(), GENESIS, 0)
+    return verify_chain(events, key(), head.last_hash, head.count)
+
+
+async def verify_anchors(anchors: list[Anchor]) -> ChainFault | None:
+    """The chain verifies and still holds every anchored head."""
+    fault = await verify()
+    if fault is not None:
+        return fault
+    events = list(await AuditEvent.all().order_by("id").only("id", "hash"))
+    for anchor in anchors:
+        if (fault := check_anchor(events, anchor)) is not None:
+            return fault
+    return None
+
+
+async def current_anchor(at: datetime) -> Anchor | None:
+    """The head to keep outside the database, or None when the chain does not verify."""
+    if await verify() is not None:
+        return None
+    head = await AuditHead.get_or_none(id=HEAD_ID)
+    if head is None or head.count == 0:
+        return Anchor(0, GENESIS, None, at.isoformat())
+    last = await AuditEvent.filter(hash=head.last_hash).only("id").first()
+    return Anchor(head.count, head.last_hash, last.id if last else None, at.isoformat())
+
+
+async def event_trusted(event: AuditEvent) -> bool:
+    """One event's content still matches its keyed hash. An event from before the key (plain
+    SHA-256) is trusted only while the whole chain verifies: anyone can recompute a plain
+    hash, but not the keyed event sealing the prefix it belongs to."""
+    if keyed_ok(key(), event):
+        return True
+    return plain_ok(event) and await verify() is None

@@ -11,13 +11,24 @@ from backend import settings as settings_module
 from backend.domain.referentials import ReferentialError, Registry, check_files
 
 
+def load_settings() -> settings_module.Settings:
+    """The settings, with the audit chain keyed by their secret (every command that writes or
+    checks audit events goes through here)."""
+    from backend import audit
+
+    settings = settings_module.from_env()
+    audit.use_key(settings.secret_key)
+    return settings
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.app import create_app
     from backend.db import migrate
+    from backend.logs import log_config
 
-    settings = settings_module.from_env()
+    settings = load_settings()
     if not args.no_migrate:
         asyncio.run(migrate(settings.database_url))
     if args.demo:
@@ -26,15 +37,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         accounts = asyncio.run(seed_demo(settings))
         print_demo(settings, accounts, f"http://{args.host}:{args.port}/")
     app = create_app(settings)
+    # Secret links (invitations, resets) never reach a log line: backend/logs.py.
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
-                proxy_headers=True, server_header=False)
+                log_config=log_config(settings.log_level), proxy_headers=True,
+                server_header=False)
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from backend.db import migrate
 
-    settings = settings_module.from_env()
+    settings = load_settings()
     asyncio.run(migrate(settings.database_url))
     print(f"migrations applied to {redact(settings.database_url)}")
     return 0
@@ -79,7 +92,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from backend.db import migrate
     from backend.seed import seed
 
-    settings = settings_module.from_env()
+    settings = load_settings()
     code, _, version = args.referential.partition("/")
     ref = load_registry(settings).get(code, version)
     asyncio.run(migrate(settings.database_url))
@@ -102,18 +115,19 @@ async def _with_orm(database_url: str, work):
         await Tortoise.close_connections()
 
 
-async def audit_verify_report() -> tuple[int, list[str]]:
+async def audit_verify_report(anchors: list | None = None) -> tuple[int, list[str]]:
     """(exit code, lines): walk the audit chain, name the first altered, missing or
-    reordered event. Needs the ORM open."""
+    reordered event, and check it still holds each anchored head. Needs the ORM open."""
     from backend import audit
     from backend.models import AuditEvent, AuditHead
 
-    fault = await audit.verify()
+    fault = await audit.verify_anchors(anchors or [])
     count = await AuditEvent.all().count()
     if fault is None:
         head = await AuditHead.get_or_none(id=audit.HEAD_ID)
         last = head.last_hash[:16] if head else "-"
-        return 0, [f"audit chain OK: {count} events, last hash {last}…"]
+        held = f", {len(anchors)} anchor(s) held" if anchors else ""
+        return 0, [f"audit chain OK: {count} events, last hash {last}…{held}"]
     lines = [f"audit chain BROKEN: {fault.message}"]
     ids = await AuditEvent.all().order_by("id").values_list("id", flat=True)
     if fault.event_id in ids:
@@ -123,6 +137,42 @@ async def audit_verify_report() -> tuple[int, list[str]]:
             lines.append(f"ids jump from {before} to {fault.event_id}: event "
                          f"{before + 1} may have been deleted")
     return 1, lines
+
+
+async def audit_anchor_report() -> tuple[int, list[str]]:
+    """(exit code, lines): the anchor line of the current head, if the chain verifies."""
+    from datetime import UTC, datetime
+
+    from backend import audit
+    from backend.domain.audit import anchor_line
+
+    anchor = await audit.current_anchor(datetime.now(UTC))
+    if anchor is None:
+        code, lines = await audit_verify_report()
+        return 1, ["no anchor: the chain does not verify", *lines]
+    return 0, [anchor_line(anchor)]
+
+
+def read_anchors(value: str) -> list:
+    """Anchors from one anchor line, or from a file of them (one per line, e.g. a daily log
+    kept outside the server). ValueError naming the faulty line."""
+    from backend.domain.audit import parse_anchor
+
+    if value.lstrip().startswith("{"):
+        return [parse_anchor(value)]
+    path = Path(value)
+    if not path.is_file():
+        raise ValueError(f"{value}: neither an anchor line nor a readable file")
+    anchors = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                anchors.append(parse_anchor(line))
+            except ValueError as exc:
+                raise ValueError(f"{value}:{number}: {exc}") from None
+    if not anchors:
+        raise ValueError(f"{value}: no anchor line")
+    return anchors
 
 
 async def dossier_verify_report(dossier_id: int, registry: Registry,
@@ -151,15 +201,26 @@ def _print_report(result: tuple[int, list[str]]) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    settings = settings_module.from_env()
-    return _print_report(asyncio.run(_with_orm(settings.database_url, audit_verify_report)))
+    try:
+        anchors = read_anchors(args.anchor) if args.anchor else []
+    except ValueError as exc:
+        print(f"audit verify: {exc}", file=sys.stderr)
+        return 2
+    settings = load_settings()
+    return _print_report(asyncio.run(_with_orm(settings.database_url,
+                                               lambda: audit_verify_report(anchors))))
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    return _print_report(asyncio.run(_with_orm(settings.database_url, audit_anchor_report)))
 
 
 def cmd_dossier_verify(args: argparse.Namespace) -> int:
     from backend.app import load_registry
     from backend.storage import LocalPhotoStore
 
-    settings = settings_module.from_env()
+    settings = load_settings()
     registry, store = load_registry(settings), LocalPhotoStore(settings.photos_dir)
     return _print_report(asyncio.run(_with_orm(
         settings.database_url, lambda: dossier_verify_report(args.id, registry, store))))
@@ -218,8 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cmd = sub.add_parser("audit", help="the audit chain").add_subparsers(
         dest="action", required=True)
-    audit_cmd.add_parser("verify", help="walk the chain; exit 1 naming the first altered, "
-                         "missing or reordered event").set_defaults(func=cmd_audit_verify)
+    audit_verify = audit_cmd.add_parser("verify", help="walk the chain; exit 1 naming the first "
+                                        "altered, missing or reordered event")
+    audit_verify.add_argument("--anchor", metavar="LINE_OR_FILE",
+                              help="an anchor line printed by `carnet audit anchor`, or a file "
+                              "of them: the chain must still hold each head at its count")
+    audit_verify.set_defaults(func=cmd_audit_verify)
+    audit_cmd.add_parser("anchor", help="print the current head (count, hash, time) as one "
+                         "JSON line to keep outside the server").set_defaults(
+        func=cmd_audit_anchor)
     dossier_cmd = sub.add_parser("dossier", help="jury dossiers").add_subparsers(
         dest="action", required=True)
     verify = dossier_cmd.add_parser("verify", help="recompute a dossier from the stored rows "

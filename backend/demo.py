@@ -33,6 +33,7 @@ ACCOUNTS = [
 
 
 async def seed_demo(settings: Settings) -> list[tuple[str, str, str]]:
+    audit.use_key(settings.secret_key)  # also run on its own (tests/browser/seed.py)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         await audit.ensure_head()

@@ -22,6 +22,8 @@ from backend.settings import Settings
 
 PG_URL = os.environ.get("CARNET_TEST_DATABASE_URL", "")
 IN_CI = bool(os.environ.get("CI"))
+# The app's settings and the audit chain of the `db` fixture share it.
+TEST_SECRET_KEY = "test-secret-key"
 
 
 def need(available: bool, what: str) -> None:
@@ -65,7 +67,7 @@ def forget_compiled_queries() -> None:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(database_url="sqlite://:memory:", data_dir=tmp_path / "data",
-                    secret_key="test-secret-key", cookie_secure="auto")
+                    secret_key=TEST_SECRET_KEY, cookie_secure="auto")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -77,6 +79,7 @@ async def db(request) -> AsyncIterator[str]:
         url = "sqlite://:memory:"
     forget_compiled_queries()
     async with tortoise_test_context(MODELS, db_url=url) as ctx:
+        audit.use_key(TEST_SECRET_KEY)
         await audit.ensure_head()
         yield request.param
         if request.param == "postgres":

@@ -9,9 +9,23 @@ from datetime import date, timedelta
 
 from backend import audit
 from backend.auth import Identity, utcnow
-from backend.cli import _with_orm, audit_verify_report, dossier_verify_report, main
+from backend.cli import (
+    _with_orm,
+    audit_verify_report,
+    dossier_verify_report,
+    load_settings,
+    main,
+)
 from backend.domain import dossiers
-from backend.models import AuditEvent, Dossier, Observation
+from backend.domain.audit import (
+    GENESIS,
+    anchor_line,
+    chain_key,
+    event_hash,
+    parse_anchor,
+    plain_event_hash,
+)
+from backend.models import AuditEvent, AuditHead, Dossier, Observation
 from backend.permissions import relation_to
 from tests import factories as f
 from tests.routes.test_jury import BLOCK, observation_row, ready_block, submitted
@@ -76,6 +90,86 @@ async def test_audit_verify_names_a_reordered_event(db):
     code, lines = await audit_verify_report()
     assert code == 1
     assert f"event {ids[1]}: previous event missing or reordered" in lines[0]
+
+
+async def rewrite_from(ids: list[int], start: int, hasher) -> None:
+    """What someone with only database access does: edit from `start`, rehash every later
+    event with `hasher(prev, at, actor, action, subject, payload)`, rewrite the head."""
+    prev = (await AuditEvent.get(id=ids[start - 1])).hash if start else GENESIS
+    for event_id in ids[start:]:
+        e = await AuditEvent.get(id=event_id)
+        digest = hasher(prev, e.at, e.actor_id, e.action, e.subject, e.payload)
+        await AuditEvent.filter(id=event_id).update(prev_hash=prev, hash=digest)
+        prev = digest
+    count = await AuditEvent.all().count()
+    await AuditHead.filter(id=audit.HEAD_ID).update(last_hash=prev, count=count)
+
+
+async def test_recomputing_the_chain_with_plain_sha256_after_editing_an_event_fails(db):
+    ids = await chain()
+    await AuditEvent.filter(id=ids[1]).update(payload={"i": 99})
+    await rewrite_from(ids, 1, plain_event_hash)
+    code, lines = await audit_verify_report()
+    assert code == 1 and f"event {ids[1]}: content altered" in lines[0]
+    await rewrite_from(ids, 0, plain_event_hash)  # every event, the first one too
+    code, lines = await audit_verify_report()
+    assert code == 1 and "recomputed without" in lines[0], lines
+
+
+async def test_recomputing_the_chain_with_another_key_fails_audit_verify(db):
+    ids = await chain()
+    other = chain_key("a key guessed by whoever reads the database")
+    await rewrite_from(ids, 2, lambda *body: event_hash(other, *body))
+    code, lines = await audit_verify_report()
+    assert code == 1 and f"event {ids[2]}: content altered" in lines[0]
+
+
+async def test_deleting_the_last_events_and_rewriting_the_head_fails_audit_verify_anchor(db):
+    ids = await chain()
+    anchor = await audit.current_anchor(utcnow())
+    assert (anchor.count, anchor.event) == (len(ids), ids[-1])
+    await AuditEvent.filter(id__in=ids[-2:]).delete()
+    last = await AuditEvent.get(id=ids[-3])
+    await AuditHead.filter(id=audit.HEAD_ID).update(last_hash=last.hash, count=len(ids) - 2)
+    assert (await audit_verify_report())[0] == 0  # the database alone cannot tell
+    code, lines = await audit_verify_report([anchor])
+    assert code == 1
+    assert f"the chain holds only {len(ids) - 2} events, 2 removed since" in lines[0]
+
+
+async def test_an_event_rewritten_before_the_anchor_fails_audit_verify_anchor(db):
+    ids = await chain()
+    anchor = await audit.current_anchor(utcnow())
+    await AuditEvent.filter(id__in=ids[-2:]).delete()
+    await AuditHead.filter(id=audit.HEAD_ID).update(
+        last_hash=(await AuditEvent.get(id=ids[-3])).hash, count=len(ids) - 2)
+    await chain(2)  # new events fill the count back up, with other hashes
+    code, lines = await audit_verify_report([anchor])
+    assert code == 1 and f"number {len(ids)} in the chain" in lines[0], lines
+
+
+async def test_an_anchor_then_more_events_still_verifies(db):
+    await chain()
+    first = await audit.current_anchor(utcnow())
+    await chain(3)
+    second = await audit.current_anchor(utcnow())
+    await chain(1)
+    code, lines = await audit_verify_report([first, second])
+    assert code == 0 and "2 anchor(s) held" in lines[0], lines
+    assert parse_anchor(anchor_line(first)) == first
+
+
+async def test_a_chain_from_before_the_key_verifies_once_a_keyed_event_seals_it(db):
+    ids = await chain()
+    await rewrite_from(ids, 0, plain_event_hash)  # as written before the chain was keyed
+    assert (await audit_verify_report())[0] == 1  # not sealed yet
+    await chain(1)
+    code, lines = await audit_verify_report()
+    assert code == 0, lines
+    await AuditEvent.filter(id=ids[1]).update(payload={"i": 99})
+    await rewrite_from(ids, 1, plain_event_hash)  # the sealing event's link no longer holds
+    code, lines = await audit_verify_report()
+    assert code == 1 and "previous event missing" in lines[0], lines
 
 
 # Dossiers -----------------------------------------------------------------------------------
@@ -178,3 +272,40 @@ def test_the_commands_exit_0_on_intact_data_and_1_naming_what_was_tampered(tmp_p
     assert "event 1: content altered" in capsys.readouterr().out
     assert main(["dossier", "verify", str(dossier_id)]) == 1
     assert f"file {photo} altered" in capsys.readouterr().out
+
+
+def test_carnet_audit_anchor_prints_the_head_that_verify_anchor_then_holds(tmp_path,
+                                                                           monkeypatch, capsys):
+    path = tmp_path / "carnet.sqlite3"
+    monkeypatch.setenv("CARNET_DATABASE_URL", f"sqlite://{path}")
+    monkeypatch.setenv("CARNET_DATA_DIR", str(tmp_path / "data"))
+    assert main(["migrate"]) == 0
+    settings = load_settings()
+
+    async def events(n: int) -> None:
+        await audit.ensure_head()
+        await chain(n)
+
+    asyncio.run(_with_orm(settings.database_url, lambda: events(3)))
+    capsys.readouterr()
+    assert main(["audit", "anchor"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert parse_anchor(line).count == 3
+    anchors = tmp_path / "anchors.log"  # what a daily cron job would append to
+    anchors.write_text(line + "\n")
+    asyncio.run(_with_orm(settings.database_url, lambda: events(2)))
+    assert main(["audit", "verify", "--anchor", line]) == 0
+    assert main(["audit", "verify", "--anchor", str(anchors)]) == 0
+    capsys.readouterr()
+
+    with sqlite3.connect(path) as conn:  # drop the last three events, rewrite the head
+        conn.execute("DELETE FROM audit_event WHERE id > 2")
+        conn.execute("UPDATE audit_head SET count = 2, last_hash = "
+                     "(SELECT hash FROM audit_event WHERE id = 2)")
+    conn.close()
+    assert main(["audit", "verify"]) == 0
+    assert main(["audit", "verify", "--anchor", str(anchors)]) == 1
+    assert "the chain holds only 2 events, 1 removed since" in capsys.readouterr().out
+    anchors.write_text("not an anchor\n")
+    assert main(["audit", "verify", "--anchor", str(anchors)]) == 2
+    assert f"{anchors}:1: not an anchor line" in capsys.readouterr().err

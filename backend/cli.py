@@ -249,6 +249,36 @@ def cmd_gc(args: argparse.Namespace) -> int:
         settings.database_url, lambda: gc_report(store, dry_run=args.dry_run))))
 
 
+async def person_by_email(email: str):
+    from backend.domain.accounts import normalise_email
+    from backend.models import Person
+
+    return await Person.get_or_none(email=normalise_email(email))
+
+
+async def person_export_report(email: str, dest: str, store) -> tuple[int, list[str]]:
+    """(exit code, lines): write the person's personal-data ZIP to `dest`. Needs the ORM."""
+    from datetime import date
+
+    from backend.domain import personal_data
+
+    person = await person_by_email(email)
+    if person is None:
+        return 1, [f"no person with the e-mail {email}"]
+    path = await personal_data.export(person, actor_id=None, store=store,
+                                      day=date.today().isoformat(), dest=dest)
+    return 0, [f"person {person.id}: {path.stat().st_size} bytes written to {path}"]
+
+
+def cmd_person_export(args: argparse.Namespace) -> int:
+    from backend.storage import LocalPhotoStore
+
+    settings = settings_module.from_env()
+    store = LocalPhotoStore(settings.photos_dir)
+    return _print_report(asyncio.run(_with_orm(
+        settings.database_url, lambda: person_export_report(args.email, args.dest, store))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet: CQP evidence and juries")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -297,6 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
     gc = sub.add_parser("gc", help="remove photo files no row names and stale .tmp-* files")
     gc.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
     gc.set_defaults(func=cmd_gc)
+    person_cmd = sub.add_parser("person", help="a person's data").add_subparsers(
+        dest="action", required=True)
+    export = person_cmd.add_parser("export", help="write everything held about a person "
+                                   "to a ZIP (audited)")
+    export.add_argument("email")
+    export.add_argument("dest")
+    export.set_defaults(func=cmd_person_export)
     return parser
 
 

@@ -20,6 +20,10 @@ DOCUMENTED = {
     "CARNET_ASSESSMENTS_DIRS": "(none)",
     "CARNET_MAX_UPLOAD_BYTES": "20000000",
     "CARNET_MAX_IMAGE_PIXELS": "40000000",
+    "CARNET_APPEAL_DAYS": "60",
+    "CARNET_KEEP_AFTER_DECISION_MONTHS": "12",
+    "CARNET_KEEP_AFTER_END_MONTHS": "12",
+    "CARNET_KEEP_ABANDONED_MONTHS": "24",
     "CARNET_SESSION_IDLE_HOURS": "12",
     "CARNET_SESSION_MAX_DAYS": "7",
     "CARNET_TUTOR_SESSION_DAYS": "30",
@@ -44,6 +48,12 @@ class Settings:
     assessments_dirs: tuple[Path, ...] = ()
     max_upload_bytes: int = 20_000_000
     max_image_pixels: int = 40_000_000
+    # Retention (docs/personal-data.md says why these defaults): nothing in a dossier
+    # goes before its decision is final and the appeal window has passed.
+    appeal_days: int = 60
+    keep_after_decision_months: int = 12
+    keep_after_end_months: int = 12
+    keep_abandoned_months: int = 24
     session_idle_hours: int = 12
     session_max_days: int = 7
     tutor_session_days: int = 30
@@ -107,6 +117,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         assessments_dirs=dirs,
         max_upload_bytes=_int(env, "CARNET_MAX_UPLOAD_BYTES", 20_000_000),
         max_image_pixels=_int(env, "CARNET_MAX_IMAGE_PIXELS", 40_000_000),
+        appeal_days=_int(env, "CARNET_APPEAL_DAYS", 60),
+        keep_after_decision_months=_int(env, "CARNET_KEEP_AFTER_DECISION_MONTHS", 12),
+        keep_after_end_months=_int(env, "CARNET_KEEP_AFTER_END_MONTHS", 12),
+        keep_abandoned_months=_int(env, "CARNET_KEEP_ABANDONED_MONTHS", 24),
         session_idle_hours=_int(env, "CARNET_SESSION_IDLE_HOURS", 12),
         session_max_days=_int(env, "CARNET_SESSION_MAX_DAYS", 7),
         tutor_session_days=_int(env, "CARNET_TUTOR_SESSION_DAYS", 30),

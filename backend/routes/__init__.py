@@ -8,6 +8,7 @@ from backend.routes import (
     evidence,
     jury,
     openapi,
+    personal_data,
     progress,
     pwa,
     referentials,
@@ -18,4 +19,4 @@ from backend.routes import (
 
 ROUTES = [*system.routes, *openapi.routes, *session.routes, *referentials.routes,
           *enrolments.routes, *evidence.routes, *admin.routes, *progress.routes,
-          *tutor.routes, *pwa.routes, *jury.routes]
+          *tutor.routes, *pwa.routes, *jury.routes, *personal_data.routes]

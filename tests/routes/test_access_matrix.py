@@ -195,6 +195,12 @@ ROWS = [
         ADMIN_OBJECT),
     Row("POST", "/admin/people/{id:int}/disable",
         admin_object("/admin/people/{}/disable", "spare", data={}), ADMIN_OBJECT),
+    # --- personal data: the notice, one's own export, the admin's export and erasure
+    Row("GET", "/privacy", plain("/privacy"), PUBLIC),
+    Row("GET", "/me/data", plain("/me/data"), SIGNED_IN),
+    Row("GET", "/me/data.zip", plain("/me/data.zip"), SIGNED_IN),
+    Row("GET", "/admin/people/{id:int}/export.zip",
+        admin_object("/admin/people/{}/export.zip", "candidate"), ADMIN_OBJECT),
     Row("GET", "/admin/invitations/{id:int}", admin_object("/admin/invitations/{}",
                                                           "invitation"), ADMIN_OBJECT),
     Row("GET", "/admin/enrolments/{id:int}", admin_object("/admin/enrolments/{}", "enrolment"),

@@ -273,7 +273,7 @@ async def person_export_report(email: str, dest: str, store) -> tuple[int, list[
 def cmd_person_export(args: argparse.Namespace) -> int:
     from backend.storage import LocalPhotoStore
 
-    settings = settings_module.from_env()
+    settings = load_settings()
     store = LocalPhotoStore(settings.photos_dir)
     return _print_report(asyncio.run(_with_orm(
         settings.database_url, lambda: person_export_report(args.email, args.dest, store))))

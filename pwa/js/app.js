@@ -5,7 +5,7 @@
 import {mountInstallHint} from './install.js';
 import {mountStatus} from './status.js';
 import {startSync} from './sync.js';
-import {enhanceCapture} from './capture.js';
+import {enhanceCapture, explainPlainForm} from './capture.js';
 import {t} from './strings.js';
 
 let updateAccepted = false;
@@ -56,8 +56,13 @@ async function registerWorker() {
 
 registerWorker().catch(() => { /* no offline shell; the pages still work online */ });
 for (const panel of document.querySelectorAll('[data-status]')) mountStatus(panel);
+// The modules run: the line for browsers that cannot run them is not needed,
+// unless capture.js finds a reason to show it again.
+for (const note of document.querySelectorAll('[data-plain-note]')) note.hidden = true;
 const form = document.querySelector('form[data-capture]');
-if (form) enhanceCapture(form).catch(() => { /* the plain form posts to the server */ });
+if (form) {
+  enhanceCapture(form).catch(() => explainPlainForm('capture_failed')); // the plain form posts
+}
 const hint = document.querySelector('[data-install]');
 if (hint) mountInstallHint(hint);
 startSync();

@@ -11,3 +11,23 @@ export function newId() {
   const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
+
+/** Why the enhanced capture cannot run here (a key of strings.js), or null.
+ *  Missing Web Locks and OffscreenCanvas only cost a fallback (sync.js, images.js). */
+export async function captureBlocker(outbox) {
+  if (typeof crypto === 'undefined' || typeof crypto.getRandomValues !== 'function') return 'no_random';
+  if (!crypto.subtle || typeof crypto.subtle.digest !== 'function') return 'no_digest';
+  if (typeof indexedDB === 'undefined' || !indexedDB) return 'no_indexeddb';
+  try {
+    await outbox.openOutbox();
+  } catch {
+    return 'no_indexeddb';
+  }
+  try {
+    if (!(await outbox.canStoreBlobs())) return 'no_blob_storage';
+  } catch {
+    return 'no_blob_storage';
+  }
+  return null;
+}
+

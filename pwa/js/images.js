@@ -1,11 +1,15 @@
 // Photos are downscaled on the phone before they are stored: at most ~2000 px on
 // the long side, JPEG, no metadata (no GPS). A worker does it where the browser
 // has OffscreenCanvas; otherwise a canvas on the page. Canvases never exceed iOS
-// Safari's 16.7-megapixel limit.
+// Safari's 16.7-megapixel limit. Every step has a time limit: a worker that does
+// not answer is dropped for the page, a page that cannot decode keeps the original,
+// so a photo is always ready, reduced or not, within a bounded time.
 
 export const MAX_SIDE = 2000;
 export const QUALITY = 0.85;
 const MAX_CANVAS_PIXELS = 16777216;
+// A 12-megapixel photo takes 1–3 s on an old phone. Exported so tests can shorten it.
+export const limits = {resizeMs: 12000};
 
 let worker = null;
 let workerBroken = false;
@@ -47,14 +51,35 @@ function startWorker() {
   return worker;
 }
 
+/** The worker is stuck: stop it, send everyone waiting to the page. */
+let workerTimedOut = false;
+function dropWorker() {
+  workerBroken = true;
+  workerTimedOut = true;
+  if (worker) worker.terminate();
+  worker = null;
+  for (const pending of waiting.values()) pending.reject(new Error('worker sans réponse'));
+  waiting.clear();
+}
+
 function inWorker(file) {
   const target = startWorker();
   if (!target) return Promise.reject(new Error('pas de worker'));
   return new Promise((resolve, reject) => {
     const id = nextId++;
-    waiting.set(id, {resolve, reject});
+    // Photos wait in line in the worker: each one ahead adds to the allowance.
+    const timer = setTimeout(dropWorker, limits.resizeMs * (waiting.size + 1));
+    waiting.set(id, {resolve: (v) => { clearTimeout(timer); resolve(v); },
+      reject: (e) => { clearTimeout(timer); reject(e); }});
     target.postMessage({id, blob: file, maxSide: MAX_SIDE, quality: QUALITY});
   });
+}
+
+function within(ms, promise) {
+  let timer;
+  return Promise.race([promise, new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('délai dépassé')), ms);
+  })]).finally(() => clearTimeout(timer));
 }
 
 function loadImage(file) {
@@ -89,17 +114,19 @@ async function onPage(file) {
   return {blob, ...size};
 }
 
-/** {blob, width, height, original}: the downscaled JPEG, or, when this browser
- *  cannot decode the file (HEIC on some phones), the original file untouched:
- *  the evidence is kept and the server decides. */
+/** {blob, width, height, original, onPage}: the downscaled JPEG, or, when this
+ *  browser cannot decode the file (HEIC on some phones) in time, the original file
+ *  untouched: the evidence is kept and the server decides. `onPage` says the
+ *  worker did not answer in time and the page did the work. */
 export async function downscale(file) {
   try {
-    return {...(await inWorker(file)), original: false};
+    return {...(await inWorker(file)), original: false, onPage: false};
   } catch {
     try {
-      return {...(await onPage(file)), original: false};
+      return {...(await within(limits.resizeMs * 2, onPage(file))), original: false,
+        onPage: workerTimedOut};
     } catch {
-      return {blob: file, width: null, height: null, original: true};
+      return {blob: file, width: null, height: null, original: true, onPage: false};
     }
   }
 }

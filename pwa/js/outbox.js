@@ -2,12 +2,16 @@
 // until the server has confirmed it (DESIGN.md, sync protocol). Items leave only
 // through deleteObservation/deletePhoto, called by sync.js after a confirming 2xx,
 // or by an explicit decision of the tutor. Nothing here expires.
+// Drafts: the capture form as it is being filled, each photo written as soon as it
+// is taken, so a tab the phone reloads (old iPhones after the camera) loses nothing.
 
 const DB_NAME = 'carnet';
-const DB_VERSION = 1;
+const DB_VERSION = 2; // 2: drafts
 const OBSERVATIONS = 'observations';
 const PHOTOS = 'photos';
 const META = 'meta';
+const DRAFTS = 'drafts';
+const DRAFT_PHOTOS = 'draftPhotos';
 const CHANNEL = 'carnet-outbox';
 
 let opening = null;
@@ -39,6 +43,10 @@ function createStores(db) {
     db.createObjectStore(PHOTOS, {keyPath: 'id'}).createIndex('observation', 'observation');
   }
   if (!db.objectStoreNames.contains(META)) db.createObjectStore(META, {keyPath: 'key'});
+  if (!db.objectStoreNames.contains(DRAFTS)) db.createObjectStore(DRAFTS, {keyPath: 'key'});
+  if (!db.objectStoreNames.contains(DRAFT_PHOTOS)) {
+    db.createObjectStore(DRAFT_PHOTOS, {keyPath: 'id'}).createIndex('draft', 'draft');
+  }
 }
 
 /** Promise of one IndexedDB request. */
@@ -84,11 +92,14 @@ export function onChange(listener) {
 }
 
 /** Store an observation and its photos together, before anything is sent.
- *  `add` (not `put`): an existing UUID is an error, never an overwrite. */
-export async function saveCapture(observation, photos) {
-  await transact([OBSERVATIONS, PHOTOS], 'readwrite', async (tx) => {
+ *  `add` (not `put`): an existing UUID is an error, never an overwrite. The draft
+ *  it came from goes in the same transaction: saved once, never twice. */
+export async function saveCapture(observation, photos, {draft = null} = {}) {
+  const stores = [OBSERVATIONS, PHOTOS, ...(draft ? [DRAFTS, DRAFT_PHOTOS] : [])];
+  await transact(stores, 'readwrite', async (tx) => {
     const adds = [done(tx.objectStore(OBSERVATIONS).add(observation))];
     for (const photo of photos) adds.push(done(tx.objectStore(PHOTOS).add(photo)));
+    if (draft) adds.push(removeDraft(tx, draft));
     await Promise.all(adds);
   });
   notify({saved: observation.id});
@@ -192,4 +203,46 @@ export async function importRecords(observations, photos) {
   });
   notify({imported: true});
   return added;
+}
+
+// --- drafts ---------------------------------------------------------------------------
+
+async function removeDraft(tx, key) {
+  const keys = await done(tx.objectStore(DRAFT_PHOTOS).index('draft').getAllKeys(key));
+  await Promise.all(keys.map((k) => done(tx.objectStore(DRAFT_PHOTOS).delete(k))));
+  await done(tx.objectStore(DRAFTS).delete(key));
+}
+
+/** {draft, photos} kept under `key`, or null. */
+export async function getDraft(key) {
+  return transact([DRAFTS, DRAFT_PHOTOS], 'readonly', async (tx) => {
+    const [draft, photos] = await Promise.all([done(tx.objectStore(DRAFTS).get(key)),
+      done(tx.objectStore(DRAFT_PHOTOS).index('draft').getAll(key))]);
+    if (!draft && !photos.length) return null;
+    return {draft: draft || {key, values: null}, photos: photos.sort((a, b) => a.order - b.order)};
+  });
+}
+
+export function putDraft(draft) {
+  return transact([DRAFTS], 'readwrite', (tx) => done(tx.objectStore(DRAFTS).put(draft)));
+}
+
+export function putDraftPhoto(photo) {
+  return transact([DRAFT_PHOTOS], 'readwrite', (tx) => done(tx.objectStore(DRAFT_PHOTOS).put(photo)));
+}
+
+export function deleteDraftPhoto(id) {
+  return transact([DRAFT_PHOTOS], 'readwrite', (tx) => done(tx.objectStore(DRAFT_PHOTOS).delete(id)));
+}
+
+export function deleteDraft(key) {
+  return transact([DRAFTS, DRAFT_PHOTOS], 'readwrite', (tx) => removeDraft(tx, key));
+}
+
+/** Can this browser keep a Blob in IndexedDB (old Safari could not)? */
+export async function canStoreBlobs() {
+  const probe = new Blob(['carnet'], {type: 'text/plain'});
+  await transact([META], 'readwrite', (tx) => done(tx.objectStore(META).put({key: 'blobProbe', value: probe})));
+  const row = await transact([META], 'readonly', (tx) => done(tx.objectStore(META).get('blobProbe')));
+  return Boolean(row && row.value instanceof Blob && (await row.value.text()) === 'carnet');
 }

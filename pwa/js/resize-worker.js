@@ -10,11 +10,16 @@ function fit(width, height, maxSide) {
   return {width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale))};
 }
 
+function makeCanvas(width, height) {
+  if (typeof OffscreenCanvas !== 'undefined') return new OffscreenCanvas(width, height);
+  throw new Error('OffscreenCanvas absent'); // iOS < 16.4: images.js uses the page
+}
+
 async function downscale(blob, maxSide, quality) {
   // from-image applies the EXIF orientation; the re-encoded JPEG carries no metadata.
   const source = await createImageBitmap(blob, {imageOrientation: 'from-image'});
   const size = fit(source.width, source.height, maxSide);
-  const canvas = new OffscreenCanvas(size.width, size.height);
+  const canvas = makeCanvas(size.width, size.height);
   const context = canvas.getContext('2d');
   context.imageSmoothingQuality = 'high';
   context.drawImage(source, 0, 0, size.width, size.height);
@@ -26,7 +31,6 @@ async function downscale(blob, maxSide, quality) {
 self.onmessage = async (event) => {
   const {id, blob, maxSide, quality} = event.data;
   try {
-    if (typeof OffscreenCanvas === 'undefined') throw new Error('OffscreenCanvas absent');
     self.postMessage({id, ...(await downscale(blob, maxSide, quality))});
   } catch (error) {
     self.postMessage({id, error: String(error && error.message || error)});

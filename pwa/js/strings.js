@@ -80,6 +80,22 @@ const FR = {
     other: 'Observation enregistrée sur ce téléphone ({n} éléments à envoyer). Elle partira au serveur dès que le réseau le permet.'},
   save_failed: 'Enregistrement impossible sur ce téléphone ({message}). Votre saisie est toujours là.',
   too_many_photos: '{n} photos au plus par observation.',
+  photo_on_page: 'Réduite sur la page (le traitement en arrière-plan ne répondait pas).',
+  preparing_photos: 'Préparation des photos ({done} sur {n})…',
+  saving: 'Enregistrement sur le téléphone…',
+  draft_failed: 'Brouillon non gardé sur le téléphone ({message}) : enregistrez dès que possible.',
+  draft_found: {one: 'Saisie non enregistrée du {date} retrouvée sur ce téléphone (« {situation} », {n} photo).',
+    other: 'Saisie non enregistrée du {date} retrouvée sur ce téléphone (« {situation} », {n} photos).'},
+  draft_resume: 'Reprendre cette saisie',
+  draft_discard: 'La supprimer',
+
+  // capture.js: why the plain form is used (features.js)
+  plain_form: "Le formulaire envoie donc directement au serveur : le réseau est nécessaire pour enregistrer.",
+  no_random: "Ce navigateur ne sait pas créer d'identifiants aléatoires.",
+  no_digest: 'Ce navigateur ne peut pas calculer les empreintes des photos (page non sécurisée ?).',
+  no_indexeddb: 'Ce navigateur ne permet pas de garder les observations sur le téléphone (navigation privée ?).',
+  no_blob_storage: 'Ce navigateur ne peut pas garder de photos sur le téléphone.',
+  capture_failed: "La saisie hors ligne n'a pas pu démarrer sur ce navigateur.",
 };
 
 export function t(key, vars = {}) {

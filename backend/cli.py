@@ -279,6 +279,31 @@ def cmd_person_export(args: argparse.Namespace) -> int:
         settings.database_url, lambda: person_export_report(args.email, args.dest, store))))
 
 
+async def purge_report(settings, registry, store, *, dry_run: bool,
+                       now=None) -> tuple[int, list[str]]:
+    """(exit code, lines): apply the retention settings; counts and bytes per category.
+    Needs the ORM open."""
+    from datetime import UTC, datetime
+
+    from backend.domain import retention
+
+    found = await retention.purge(registry, retention.Terms.of(settings), store,
+                                  now=now or datetime.now(UTC), dry_run=dry_run)
+    verb = "would purge" if dry_run else "purged"
+    return 0, [f"{verb} {name}: {c.rows} row(s), {c.files} file(s), {c.bytes} bytes"
+               for name, c in found.categories.items()]
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    from backend.app import load_registry
+    from backend.storage import LocalPhotoStore
+
+    settings = load_settings()
+    registry, store = load_registry(settings), LocalPhotoStore(settings.photos_dir)
+    return _print_report(asyncio.run(_with_orm(settings.database_url, lambda: purge_report(
+        settings, registry, store, dry_run=args.dry_run))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet: CQP evidence and juries")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc = sub.add_parser("gc", help="remove photo files no row names and stale .tmp-* files")
     gc.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
     gc.set_defaults(func=cmd_gc)
+    purge = sub.add_parser("purge", help="apply the retention settings (schedule it daily)")
+    purge.add_argument("--dry-run", action="store_true",
+                       help="print counts and bytes per category, remove nothing")
+    purge.set_defaults(func=cmd_purge)
     person_cmd = sub.add_parser("person", help="a person's data").add_subparsers(
         dest="action", required=True)
     export = person_cmd.add_parser("export", help="write everything held about a person "

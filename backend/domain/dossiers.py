@@ -28,6 +28,7 @@ from backend import audit
 from backend.auth import Identity
 from backend.domain import jury
 from backend.domain.evidence import bump_revision
+from backend.domain.garbage import purged_photo_ids
 from backend.domain.progress import HeldBlock as HeldRecord
 from backend.domain.referentials import Referential, Registry
 from backend.domain.standing import french_day, load_records
@@ -692,7 +693,9 @@ async def verify_dossier(dossier_id: int, registry: Registry, store: PhotoStore)
         await Observation.filter(**cutoff).values(*jury.OBSERVATION_FIELDS),
         await Photo.filter(**cutoff).values(*jury.PHOTO_FIELDS))
     problems += jury.diff_manifests({k: manifest.get(k) for k in fresh}, fresh)
-    return problems + await run_in_threadpool(_check_files, manifest.get("photos") or [], store)
+    purged = await purged_photo_ids()
+    return problems + await run_in_threadpool(_check_files, manifest.get("photos") or [], store,
+                                              purged)
 
 
 async def _check_hashes(dossier: Dossier) -> list[str]:
@@ -730,10 +733,14 @@ async def _check_appeal(dossier: Dossier, registry: Registry, store: PhotoStore)
     return problems + [f"reviewed dossier {original.id}: {p}" for p in inner]
 
 
-def _check_files(photos: list[dict[str, Any]], store: PhotoStore) -> list[str]:
+def _check_files(photos: list[dict[str, Any]], store: PhotoStore,
+                 purged: set[str] = frozenset()) -> list[str]:
     problems = []
     for p in photos:
-        for kind in ("sha256", "thumb_sha256"):
+        # Retention removed a full-size file (an event of the audit chain says so): the
+        # thumbnail, the manifest and the rows remain to verify.
+        kinds = ("thumb_sha256",) if p.get("id") in purged else ("sha256", "thumb_sha256")
+        for kind in kinds:
             sha = p.get(kind)
             if not isinstance(sha, str) or not SHA_HEX.fullmatch(sha) or not store.exists(sha):
                 problems.append(f"photo {p.get('id')}: {kind} file {sha} missing")

@@ -304,6 +304,41 @@ def cmd_purge(args: argparse.Namespace) -> int:
         settings, registry, store, dry_run=args.dry_run))))
 
 
+async def person_erase_report(email: str, settings, store, *,
+                              dry_run: bool) -> tuple[int, list[str]]:
+    """(exit code, lines): what erasing the person deletes and keeps, and why; done unless
+    `dry_run`. Needs the ORM open."""
+    from datetime import UTC, datetime
+
+    from backend.domain import erasure, retention
+    from backend.errors import Conflict
+
+    person = await person_by_email(email)
+    if person is None:
+        return 1, [f"no person with the e-mail {email}"]
+    args = {"secret_key": settings.secret_key, "terms": retention.Terms.of(settings),
+            "now": datetime.now(UTC)}
+    try:
+        found = await (erasure.plan(person, **args) if dry_run else
+                       erasure.erase(person, actor_id=None, store=store, **args))
+    except Conflict as exc:
+        return 1, [exc.message]
+    lines = [f"person {person.id} -> {found.pseudonym}", *(f"blocked: {r}" for r in found.blocked)]
+    lines += [f"{'would delete' if dry_run else 'deleted'}: {g.what}: {g.count} ({g.why})"
+              for g in found.goes]
+    lines += [f"kept: {k.what}: {k.count} ({k.why})" for k in found.stays]
+    return (1 if found.blocked else 0), lines
+
+
+def cmd_person_erase(args: argparse.Namespace) -> int:
+    from backend.storage import LocalPhotoStore
+
+    settings = load_settings()
+    store = LocalPhotoStore(settings.photos_dir)
+    return _print_report(asyncio.run(_with_orm(settings.database_url, lambda: person_erase_report(
+        args.email, settings, store, dry_run=args.dry_run))))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carnet", description="Carnet: CQP evidence and juries")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -363,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("email")
     export.add_argument("dest")
     export.set_defaults(func=cmd_person_export)
+    erase = person_cmd.add_parser("erase", help="anonymise a person and delete the evidence "
+                                  "no dossier needs (audited)")
+    erase.add_argument("email")
+    erase.add_argument("--dry-run", action="store_true",
+                       help="list what would go and what stays, and why")
+    erase.set_defaults(func=cmd_person_erase)
     return parser
 
 

@@ -12,10 +12,11 @@ from starlette.routing import Route
 
 from backend.access import AUTHENTICATED, PUBLIC, allow
 from backend.auth import current_identity, now
-from backend.domain import personal_data
+from backend.domain import erasure, personal_data, retention
+from backend.errors import CarnetError
 from backend.models import Person
 from backend.pages import render
-from backend.routes.admin import admin_scope
+from backend.routes.admin import admin_scope, see_other
 
 
 def retention_terms(request: Request) -> dict[str, int]:
@@ -63,9 +64,44 @@ async def person_export(request: Request) -> Response:
     return await zip_response(request, person, scope.admin.id)
 
 
+async def erase_page(request: Request, person: Person, status: int = 200,
+                     error: str | None = None) -> Response:
+    s = request.app.state.settings
+    found = await erasure.plan(person, secret_key=s.secret_key, terms=retention.Terms.of(s),
+                               now=now(request))
+    return await render(request, "admin/person_erase.html",
+                        {"person": person, "plan": found, "error": error,
+                         "confirmation": erasure.CONFIRMATION}, status)
+
+
+@allow("admin")
+async def person_erase_form(request: Request) -> Response:
+    scope = await admin_scope(request)
+    return await erase_page(request, await scope.person(request.path_params["id"]))
+
+
+@allow("admin")
+async def person_erase(request: Request) -> Response:
+    scope = await admin_scope(request)
+    person = await scope.person(request.path_params["id"])
+    form = await request.form(max_files=0, max_fields=10)  # one field expected
+    s = request.app.state.settings
+    try:
+        erasure.check_confirmation(form.get("confirm"))
+        await erasure.erase(person, actor_id=scope.admin.id, store=request.app.state.photo_store,
+                            secret_key=s.secret_key, terms=retention.Terms.of(s),
+                            now=now(request))
+    except CarnetError as exc:
+        return await erase_page(request, person, exc.status, exc.message)
+    return see_other(request.url_for("admin_person", id=person.id))
+
+
 routes = [
     Route("/privacy", privacy, name="privacy"),
     Route("/me/data", my_data, name="my_data"),
     Route("/me/data.zip", my_data_zip, name="my_data_zip"),
     Route("/admin/people/{id:int}/export.zip", person_export, name="admin_person_export"),
+    Route("/admin/people/{id:int}/erase", person_erase_form, name="admin_person_erase"),
+    Route("/admin/people/{id:int}/erase", person_erase, methods=["POST"],
+          name="admin_person_erase_post"),
 ]

@@ -247,19 +247,34 @@ function base64ToBlob(data, type) {
   return new Blob([bytes], {type});
 }
 
-/** One JSON file with every unsent observation and photo (photos in base64). */
+/** One JSON file with every unsent observation and photo (photos in base64),
+ *  handed to the share sheet where the browser can share files (an installed iOS
+ *  web app ignores <a download>), downloaded otherwise. */
 export async function exportUnsent() {
   const observations = await outbox.listObservations();
   const photos = await Promise.all((await outbox.listPhotos()).map(async ({blob, ...rest}) => (
     {...rest, data: await blobToBase64(blob)})));
-  const file = {format: EXPORT_FORMAT, exported_at: new Date().toISOString(), observations, photos};
-  const url = URL.createObjectURL(new Blob([JSON.stringify(file)], {type: 'application/json'}));
-  const link = element('a', {href: url, download: `carnet-non-envoyes-${new Date().toISOString().slice(0, 10)}.json`});
+  const content = {format: EXPORT_FORMAT, exported_at: new Date().toISOString(), observations, photos};
+  const name = `carnet-non-envoyes-${new Date().toISOString().slice(0, 10)}.json`;
+  const blob = new Blob([JSON.stringify(content)], {type: 'application/json'});
+  const counts = {observations: observations.length, photos: photos.length};
+  const file = typeof File === 'function' ? new File([blob], name, {type: 'application/json'}) : null;
+  if (file && navigator.canShare && navigator.share && navigator.canShare({files: [file]})) {
+    try {
+      await navigator.share({files: [file], title: t('export_title')});
+      return {...counts, via: 'share'};
+    } catch (error) {
+      if (error && error.name === 'AbortError') return {...counts, via: 'cancelled'};
+      // NotAllowedError (the gesture expired) and others: download instead.
+    }
+  }
+  const url = URL.createObjectURL(blob);
+  const link = element('a', {href: url, download: name});
   document.body.append(link);
   link.click();
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 60000);
-  return {observations: observations.length, photos: photos.length};
+  return {...counts, via: 'download'};
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

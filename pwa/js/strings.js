@@ -62,6 +62,7 @@ const FR = {
   persisted: "Stockage protégé : le navigateur ne l'effacera pas pour faire de la place.",
   not_persisted: "Stockage non protégé : le navigateur pourrait l'effacer s'il manque de place. Exportez régulièrement les éléments non envoyés.",
   not_export: "Ce fichier n'est pas un export de Carnet.",
+  export_title: 'Carnet : éléments non envoyés',
   imported: "{observations} observation(s) et {photos} photo(s) ajoutées à la file d'envoi",
   imported_skipped: ' ({skipped} déjà présentes).',
   import_failed: 'Import impossible : {message}',

@@ -12,11 +12,17 @@ export const SYNC_TAG = 'carnet-outbox';
 const LOCK_NAME = 'carnet-sync';
 const BASE_DELAY_MS = 2000;
 const MAX_DELAY_MS = 5 * 60 * 1000;
-// 1 bar of 3G can move a few KB/s: a photo upload may take minutes, but one
-// that has not moved for a minute is on a dead connection: abort, retry later.
-const PHOTO_TIMEOUT_MS = 10 * 60 * 1000;
-const PHOTO_STALL_MS = 60 * 1000;
-const JSON_TIMEOUT_MS = 60 * 1000;
+// 1 bar of 3G can move a few KB/s: a photo upload may take minutes. Its time
+// budget comes from its size at a minimum rate; where the browser reports upload
+// progress, one that has not moved for a minute is on a dead connection: abort,
+// retry later. A browser that reports no progress is judged on the budget only,
+// so a slow upload is never cut short by a stall it cannot see.
+// Exported so tests can shorten them.
+export const limits = {baseMs: 30 * 1000, minBytesPerSecond: 2000, stallMs: 60 * 1000,
+  jsonMs: 60 * 1000};
+const LEASE_KEY = 'carnet-sync-lease';
+const LEASE_MS = 30 * 1000;
+const TAB = Math.random().toString(36).slice(2);
 
 // What one request taught us.
 const SENT = 'sent';
@@ -70,12 +76,37 @@ export function syncNow() {
 }
 
 async function underLock(work) {
-  if (!navigator.locks) return work();
+  if (!navigator.locks) return underLease(work);
   return navigator.locks.request(LOCK_NAME, {ifAvailable: true}, async (lock) => {
     if (lock) return work();
     schedule(BASE_DELAY_MS); // another tab is sending; look again shortly
     return false;
   });
+}
+
+/** Without Web Locks (iOS < 15.4): a lease in localStorage, renewed while the
+ *  sync runs. Not atomic: two tabs may rarely send together, which the server's
+ *  idempotent PUTs (same UUIDs, same bytes) make harmless. */
+async function underLease(work) {
+  let storage = null;
+  try {
+    storage = self.localStorage;
+  } catch { /* storage disabled: no coordination */ }
+  if (!storage) return work();
+  const held = parseJson(storage.getItem(LEASE_KEY) || 'null');
+  if (held && held.tab !== TAB && held.until > Date.now()) {
+    schedule(BASE_DELAY_MS);
+    return false;
+  }
+  const take = () => storage.setItem(LEASE_KEY, JSON.stringify({tab: TAB, until: Date.now() + LEASE_MS}));
+  take();
+  const renew = setInterval(take, LEASE_MS / 3);
+  try {
+    return await work();
+  } finally {
+    clearInterval(renew);
+    storage.removeItem(LEASE_KEY);
+  }
 }
 
 function backoff(attempt) {
@@ -250,17 +281,26 @@ function hexToBase64(hex) {
   return btoa(String.fromCharCode(...bytes));
 }
 
+/** How long an upload of `size` bytes may take at the slowest rate we accept. */
+export function uploadBudgetMs(size) {
+  return limits.baseMs + (1000 * (size || 0)) / limits.minBytesPerSecond;
+}
+
 /** PUT a photo with XMLHttpRequest: fetch() has no upload progress. */
 function putPhoto(photo) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     const abort = () => xhr.abort();
-    let lastMove = Date.now();
+    const started = Date.now();
+    const budget = uploadBudgetMs(photo.size || (photo.blob && photo.blob.size));
+    let lastMove = null; // set by the first progress event, if the browser sends any
     const watchdog = setInterval(() => {
-      if (Date.now() - lastMove > PHOTO_STALL_MS) abort();
-    }, 5000);
+      const now = Date.now();
+      if (now - started > budget) abort();
+      else if (lastMove !== null && now - lastMove > limits.stallMs) abort();
+    }, Math.min(5000, limits.stallMs / 2));
     xhr.open('PUT', `/api/v1/photos/${photo.id}?enrolment=${encodeURIComponent(photo.enrolment)}`);
-    xhr.timeout = PHOTO_TIMEOUT_MS;
+    xhr.timeout = budget;
     xhr.setRequestHeader('Content-Type', photo.type || 'image/jpeg');
     xhr.setRequestHeader('Content-Digest', `sha-256=:${hexToBase64(photo.sha256)}:`);
     xhr.upload.onprogress = (event) => {
@@ -284,7 +324,7 @@ function putPhoto(photo) {
 async function putJson(url, body) {
   const controller = new AbortController();
   const abort = () => controller.abort();
-  const timer = setTimeout(abort, JSON_TIMEOUT_MS);
+  const timer = setTimeout(abort, limits.jsonMs);
   inflight.add(abort);
   try {
     const response = await fetch(url, {method: 'PUT', body: JSON.stringify(body),

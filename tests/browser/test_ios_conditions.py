@@ -140,3 +140,108 @@ async def test_the_save_button_says_what_it_waits_for(context, server, small_pho
     await context.set_offline(False)
     await wait_pending(page, 0, timeout_ms=30_000)
     assert await asyncio.to_thread(observation_rows, server, "Attente")
+
+
+NO_UPLOAD_PROGRESS = """
+    // A browser that sends no upload progress events: xhr.upload is inert.
+    const inert = {addEventListener() {}, removeEventListener() {}};
+    Object.defineProperty(XMLHttpRequest.prototype, 'upload', {get: () => inert});
+"""
+SHORT_UPLOAD_LIMITS = """async () => {
+    const sync = await import('/static/js/sync.js');
+    Object.assign(sync.limits, {baseMs: 2500, minBytesPerSecond: 1e9, stallMs: 300});
+}"""
+SYNC_PHASE = "async () => (await import('/static/js/sync.js')).state.phase"
+
+
+async def test_uploads_without_progress_events_finish_or_time_out(context, server, small_photos):
+    page = await context.new_page()
+    await page.add_init_script(NO_UPLOAD_PROGRESS)
+    await open_capture(page, server)
+    await page.evaluate(SHORT_UPLOAD_LIMITS)
+    release = asyncio.Event()
+    held = []
+
+    async def slow(route):  # longer than the stall limit, shorter than the budget
+        await asyncio.sleep(1.0)
+        await route.continue_()
+
+    async def hanging(route):
+        held.append(route)
+        await release.wait()
+        with_error = False
+        try:
+            await route.continue_()
+        except Exception:  # the page gave up on it already
+            with_error = True
+        return with_error
+
+    # A slow upload, no progress events: not mistaken for a stalled one.
+    await context.route("**/api/v1/photos/**", slow)
+    situation = f"Lente {uuid.uuid4().hex[:8]}"
+    await fill_observation(page, situation, ratings={"C1.1.a": "met"}, photos=small_photos[:1])
+    await save(page)
+    await wait_observation_rows(server, situation, 1, timeout_s=20)
+    await context.unroute("**/api/v1/photos/**", slow)
+
+    # An upload that never ends is cut at its time budget; the items stay.
+    await context.route("**/api/v1/photos/**", hanging)
+    situation = f"Bloquée {uuid.uuid4().hex[:8]}"
+    await fill_observation(page, situation, ratings={"C1.1.a": "met"}, photos=small_photos[1:2])
+    await save(page)
+    for _ in range(100):
+        if held:
+            break
+        await asyncio.sleep(0.1)
+    assert held, "the upload never started"
+    await page.wait_for_function(f"() => ({SYNC_PHASE})().then(p => p === 'waiting')",
+                                 timeout=10_000)
+    assert held and observation_rows(server, situation) == []
+    await wait_pending(page, 2)
+    release.set()
+    await context.unroute("**/api/v1/photos/**", hanging)
+    await page.evaluate("async () => (await import('/static/js/sync.js')).syncNow()")
+    await wait_pending(page, 0, timeout_ms=30_000)
+    assert len(observation_rows(server, situation)) == 1
+
+
+FAKE_SHARE = """
+    Navigator.prototype.canShare = function (data) {
+        return Boolean(data && data.files && data.files.length);
+    };
+    Navigator.prototype.share = async function (data) {
+        const file = data.files[0];
+        self.__shared = {name: file.name, type: file.type, text: await file.text(),
+                         title: data.title};
+    };
+"""
+NO_SHARE = "delete Navigator.prototype.share; delete Navigator.prototype.canShare;"
+
+
+@pytest.mark.parametrize("share", [True, False], ids=["share-sheet", "download"])
+async def test_the_export_uses_the_share_sheet_where_there_is_one(context, server,
+                                                                 small_photos, share):
+    page = await context.new_page()
+    await page.add_init_script(FAKE_SHARE if share else NO_SHARE)
+    await open_capture(page, server)
+    await context.set_offline(True)
+    await fill_observation(page, f"Export {uuid.uuid4().hex[:8]}", ratings={"C2.1.a": "met"},
+                           photos=small_photos[:1])
+    await save(page)
+    await page.click("details.storage summary")
+    if share:
+        await page.click("[data-export]")
+        await page.wait_for_function("() => self.__shared !== undefined")
+        shared = await page.evaluate("self.__shared")
+        assert shared["name"].startswith("carnet-non-envoyes-")
+        assert shared["type"] == "application/json"
+        content = json.loads(shared["text"])
+    else:
+        async with page.expect_download() as download_info:
+            await page.click("[data-export]")
+        download = await download_info.value
+        content = json.loads(await asyncio.to_thread((await download.path()).read_text))
+    assert content["format"] == "carnet-outbox/1"
+    assert len(content["observations"]) >= 1 and len(content["photos"]) >= 1
+    await context.set_offline(False)
+    await wait_pending(page, 0, timeout_ms=30_000)

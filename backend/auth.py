@@ -114,9 +114,10 @@ async def roles_of(person_id: int) -> frozenset[str]:
 
 
 def session_lifetime(settings, roles: frozenset[str]) -> tuple[timedelta, timedelta]:
-    """(idle, absolute). Tutors work offline for days, so theirs are long; all
-    sessions stay revocable server-side."""
-    if "tutor" in roles:
+    """(idle, absolute). Tutors work offline for days, so theirs are long; but a
+    person who also administers a branch or sits on a jury gets the short
+    lifetime of that more privileged role. All sessions stay revocable."""
+    if "tutor" in roles and not roles & {"admin", "jury"}:
         days = timedelta(days=settings.tutor_session_days)
         return days, days
     return timedelta(hours=settings.session_idle_hours), timedelta(days=settings.session_max_days)

@@ -55,6 +55,28 @@ def invitation_message(*, sender: str, to: str, full_name: str, link: str,
     return message
 
 
+def link_message(*, sender: str, to: str, full_name: str, purpose: str, link: str,
+                 hours: int) -> EmailMessage:
+    """A password reset ("reset") or the lifting of a login lock ("unlock")."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    if purpose == "reset":
+        message["Subject"] = "Carnet : choisir un nouveau mot de passe"
+        what = ("Quelqu'un (vous, sans doute) a demandé à changer le mot de passe de votre "
+                "compte Carnet. Pour en choisir un nouveau, ouvrez ce lien")
+    else:
+        message["Subject"] = "Carnet : votre compte est bloqué"
+        what = ("Trop de mots de passe erronés ont été essayés sur votre compte Carnet : "
+                "il est bloqué pour tout le monde. Si c'était vous, ou pour le débloquer, "
+                "ouvrez ce lien")
+    message.set_content(
+        f"Bonjour {full_name},\n\n{what} (valable {hours} h, une seule fois) :\n\n"
+        f"{link}\n\n"
+        "Si vous n'avez rien demandé, ignorez ce message : votre mot de passe ne change pas.\n")
+    return message
+
+
 def _send_now(server: SmtpServer, message: EmailMessage) -> None:
     context = ssl.create_default_context()
     if server.tls == "implicit":

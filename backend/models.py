@@ -89,16 +89,40 @@ class LoginSession(Model):
         indexes = [Index(fields=("person_id",))]  # "log out everywhere" updates by person
 
 
-class LoginThrottle(Model):
-    """Failed logins per account key (normalised email, known or not, so the
-    answer does not reveal which accounts exist)."""
+class LoginAttempt(Model):
+    """Login attempts per key: an account, a client address, or both (keys are
+    hashes, known account or not, so rows do not reveal which accounts exist).
+
+    Times are whole seconds since the epoch, so that the one-statement
+    reservation in `backend.domain.throttle` compares integers on every database.
+    """
 
     key = fields.CharField(max_length=64, primary_key=True)
-    failures = fields.IntField(default=0)
-    window_started_at = fields.DatetimeField()
+    attempts = fields.IntField(default=0)
+    allowance = fields.IntField()  # attempts allowed before the next delay
+    blocked_until = fields.BigIntField(default=0)
+    last_at = fields.BigIntField(default=0)
 
     class Meta:
-        table = "login_throttle"
+        table = "login_attempt"
+
+
+class PersonToken(Model):
+    """A single-use link mailed to a person (password reset, lifting a login lock):
+    only the keyed hash of the token is kept, as for invitations."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    person = fields.ForeignKeyField("models.Person", related_name="tokens",
+                                    on_delete=fields.CASCADE)
+    purpose = fields.CharField(max_length=16)  # reset | unlock
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "person_token"
+        indexes = [Index(fields=("person_id",))]
 
 
 class Invitation(Model):
@@ -233,6 +257,9 @@ class JurySession(Model):
     status = fields.CharField(max_length=16, default="open")  # open | closed
     closed_at = fields.DatetimeField(null=True)
     closed_by = fields.ForeignKeyField("models.Person", related_name="closed_sessions", null=True)
+    # sha256 of the minutes at closing, also in the closing's audit event (null while
+    # open, and for sessions closed before it was stored: their event carries it)
+    minutes_sha256 = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -264,6 +291,9 @@ class Dossier(Model):
     submitted_at = fields.DatetimeField()
     session = fields.ForeignKeyField("models.JurySession", related_name="dossiers", null=True)
     review_of = fields.ForeignKeyField("models.Dossier", related_name="reviews", null=True)
+    # An appeal's sealed record (backend.domain.seals), also in its audit event.
+    # Null for a first submission, and for appeals made before appeals were sealed.
+    appeal_sha256 = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "dossier"
@@ -281,6 +311,9 @@ class Decision(Model):
     decided_by = fields.ForeignKeyField("models.Person", related_name="decisions")
     decided_at = fields.DatetimeField()
     manifest_sha256 = fields.CharField(max_length=64)
+    # The decision's sealed record (backend.domain.seals), also in its audit event.
+    # Null for decisions made before decisions were sealed.
+    decision_sha256 = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "decision"

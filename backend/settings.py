@@ -30,12 +30,15 @@ DOCUMENTED = {
     "CARNET_COOKIE_SECURE": "auto",
     "CARNET_LOGIN_MAX_FAILURES": "5",
     "CARNET_LOGIN_WINDOW_MINUTES": "15",
+    "CARNET_LOGIN_ACCOUNT_MAX_FAILURES": "20",
+    "CARNET_LOGIN_ADDRESS_MAX_FAILURES": "30",
     "CARNET_INVITATION_DAYS": "7",
     "CARNET_SMTP_URL": "(none)",
     "CARNET_MAIL_FROM": "carnet@localhost",
     "CARNET_PUBLIC_URL": "(none)",
     "CARNET_DEMO_PASSWORD": "carnet-demo",
     "CARNET_JURY_RULE": "one-per-college",
+    "CARNET_JURY_ACCESS_DAYS": "90",
     "CARNET_LOG_LEVEL": "INFO",
 }
 
@@ -62,12 +65,17 @@ class Settings:
     cookie_secure: str = "auto"
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    login_account_max_failures: int = 20
+    login_address_max_failures: int = 30
     invitation_days: int = 7
     smtp_url: str = ""
     mail_from: str = "carnet@localhost"
     public_url: str = ""
     demo_password: str = "carnet-demo"
     jury_rule: str = "one-per-college"
+    # Jury members read their session's dossiers and frozen evidence until this many days
+    # after the session closed; then the candidate's data is no longer theirs to see.
+    jury_access_days: int = 90
     log_level: str = "INFO"
 
     @property
@@ -127,11 +135,14 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         cookie_secure=cookie,
         login_max_failures=_int(env, "CARNET_LOGIN_MAX_FAILURES", 5),
         login_window_minutes=_int(env, "CARNET_LOGIN_WINDOW_MINUTES", 15),
+        login_account_max_failures=_int(env, "CARNET_LOGIN_ACCOUNT_MAX_FAILURES", 20),
+        login_address_max_failures=_int(env, "CARNET_LOGIN_ADDRESS_MAX_FAILURES", 30),
         invitation_days=_int(env, "CARNET_INVITATION_DAYS", 7),
         smtp_url=env.get("CARNET_SMTP_URL", ""),
         mail_from=env.get("CARNET_MAIL_FROM", "carnet@localhost"),
         public_url=env.get("CARNET_PUBLIC_URL", "").rstrip("/"),
         demo_password=env.get("CARNET_DEMO_PASSWORD") or "carnet-demo",
         jury_rule=env.get("CARNET_JURY_RULE", "one-per-college"),
+        jury_access_days=_int(env, "CARNET_JURY_ACCESS_DAYS", 90),
         log_level=env.get("CARNET_LOG_LEVEL", "INFO"),
     )

@@ -218,11 +218,11 @@ def test_templates_use_the_installed_translations() -> None:
 
 
 def test_placeholders_are_filled_and_escaped() -> None:
-    context = {"identity": None, "roles": frozenset(), "error": "",
-               "invitation": SimpleNamespace(full_name="Léa <b>", email="lea@example.org")}
+    context = {"identity": None, "roles": frozenset(), "error": "", "role_labels": {},
+               "invitation": SimpleNamespace(full_name="Léa <b>", email="lea@example.org",
+                                             role="tutor", organisation=None)}
     page = shouting_env().get_template("session/invitation.html").render(context)
-    assert ("BIENVENUE Léa &lt;b&gt;. CHOISISSEZ UN MOT DE PASSE POUR LE COMPTE "
-            "lea@example.org.") in page
+    assert ("INVITATION POUR Léa &lt;b&gt; (lea@example.org) : RÔLE « tutor ».") in page
     assert "CRÉER VOTRE MOT DE PASSE" in page
 
 

@@ -1,14 +1,15 @@
-"""Accounts: logging in and out, invitations, disabling, SIRET checks.
+"""Accounts: logging in, invitations, disabling, SIRET checks.
 
 Pure helpers (SIRET, email normalisation) first, then one use case per write,
-each in one transaction with its audit event.
+each in one transaction with its audit event. Passwords (strength, change,
+reset) live in `passwords`, the login throttle in `throttle`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,18 +17,12 @@ from tortoise.transactions import in_transaction
 
 from backend import audit
 from backend.auth import end_sessions_of, hash_password, token_hash, verify_password
-from backend.errors import Gone, NotAuthenticated, TooManyRequests, ValidationFailed
-from backend.models import (
-    EMAIL_LENGTH,
-    AdminGrant,
-    Invitation,
-    LoginThrottle,
-    Organisation,
-    Person,
-)
+from backend.domain import passwords, throttle
+from backend.errors import Conflict, Forbidden, Gone, NotAuthenticated, ValidationFailed
+from backend.i18n import _
+from backend.models import EMAIL_LENGTH, AdminGrant, Invitation, Organisation, Person
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD = 10
 INVITABLE_ROLES = ("admin", "tutor", "candidate", "jury")
 BAD_LOGIN = "Adresse ou mot de passe incorrect."
 
@@ -41,13 +36,6 @@ def check_email(email: str) -> str:
     if len(email) > EMAIL_LENGTH or not EMAIL_RE.match(email):
         raise ValidationFailed("Adresse électronique invalide.", code="invalid_email")
     return email
-
-
-def check_password(password: str) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD or len(password) > 1024:
-        raise ValidationFailed(f"Le mot de passe doit compter au moins {MIN_PASSWORD} caractères.",
-                               code="weak_password")
-    return password
 
 
 def siret_is_valid(siret: str) -> bool:
@@ -64,57 +52,30 @@ def siret_is_valid(siret: str) -> bool:
     return total % 10 == 0
 
 
-def throttle_key(email: str) -> str:
-    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
-
-
 # --- logging in --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LoginLimits:
-    max_failures: int
-    window: timedelta
-
-
-async def _check_throttle(key: str, at: datetime, limits: LoginLimits) -> None:
-    row = await LoginThrottle.get_or_none(key=key)
-    if row is None or at - row.window_started_at >= limits.window:
-        return
-    if row.failures >= limits.max_failures:
-        wait = row.window_started_at + limits.window - at
-        raise TooManyRequests(retry_after=max(1, int(wait.total_seconds())))
-
-
-async def _count_failure(key: str, at: datetime, limits: LoginLimits, conn) -> None:
-    row = await LoginThrottle.select_for_update().using_db(conn).get_or_none(key=key)
-    if row is None:
-        await LoginThrottle.create(key=key, failures=1, window_started_at=at, using_db=conn)
-    elif at - row.window_started_at >= limits.window:
-        row.failures, row.window_started_at = 1, at
-        await row.save(using_db=conn)
-    else:
-        row.failures += 1
-        await row.save(using_db=conn, update_fields=["failures"])
-
-
-async def authenticate(email: str, password: str, at: datetime, limits: LoginLimits) -> Person:
+async def authenticate(email: str, password: str, address: str, at: datetime,
+                       limits: throttle.Limits,
+                       on_account_locked: Callable[[Person], Awaitable[None]] | None = None
+                       ) -> Person:
     """The person, or NotAuthenticated with the same message whether the account
-    exists or not. Too many failures on one account → TooManyRequests, which
-    lifts when the window ends (no one can lock another out for long)."""
+    exists or not. Each attempt is counted before the password is checked
+    (`backend.domain.throttle`); when this failure locks the account for every
+    address, `on_account_locked` may mail its owner a link to lift it."""
     email = normalise_email(email)
-    key = throttle_key(email)
-    await _check_throttle(key, at, limits)
+    reservation = await throttle.reserve(email, address, at, limits)
     # No account has a longer address (the ORM refuses to filter by more than the column).
     person = await Person.get_or_none(email=email) if 0 < len(email) <= EMAIL_LENGTH else None
     stored = person.password_hash if person and person.is_active else None
     if await verify_password(stored, password or ""):
-        await LoginThrottle.filter(key=key).delete()
+        await reservation.succeeded()
         return person
-    async with in_transaction() as conn:
-        await _count_failure(key, at, limits, conn)
-        await audit.record("login.failed", actor_id=person.id if person else None,
-                           subject=f"person:{person.id}" if person else "", connection=conn)
+    blocked = await reservation.failed(at)
+    await audit.record("login.failed", actor_id=person.id if person else None,
+                       subject=f"person:{person.id}" if person else "")
+    if "account" in blocked and person is not None and on_account_locked is not None:
+        await on_account_locked(person)
     raise NotAuthenticated(BAD_LOGIN, code="bad_credentials")
 
 
@@ -166,25 +127,50 @@ async def find_invitation(token: str, secret_key: str, at: datetime, conn=None) 
     return invitation
 
 
-async def accept_invitation(token: str, password: str, secret_key: str, at: datetime) -> Person:
-    """Single use: the row is locked, checked and marked used in one transaction."""
-    check_password(password)
+async def account_for(invitation: Invitation) -> Person | None:
+    """The existing account the invitation's address belongs to, if any."""
+    return await Person.get_or_none(email=invitation.email)
+
+
+async def accept_as_new_account(token: str, password: str, secret_key: str,
+                                at: datetime) -> Person:
+    """Creates the account the invitation names, with the password chosen here.
+    Never for an address that already has an account: that person accepts while
+    logged in as themself (`accept_as_existing`), so an invitation can never set
+    the password of an account that exists."""
+    invitation = await find_invitation(token, secret_key, at)
+    passwords.check_strength(password, known=passwords.known_words(
+        None, invitation.email, invitation.email.split("@")[0], *invitation.full_name.split()))
     password_hash = await hash_password(password)
     async with in_transaction() as conn:
         invitation = await find_invitation(token, secret_key, at, conn)
-        person = await Person.get_or_none(email=invitation.email).using_db(conn)
-        if person is None:
-            person = await Person.create(email=invitation.email, full_name=invitation.full_name,
-                                         password_hash=password_hash, using_db=conn)
-        else:
-            person.password_hash = password_hash
-            await person.save(using_db=conn, update_fields=["password_hash"])
-        await _grant_invited(invitation, person, conn)
-        invitation.used_at, invitation.person = at, person
-        await invitation.save(using_db=conn, update_fields=["used_at", "person_id"])
-        await audit.record("invitation.accepted", actor_id=person.id,
-                           subject=f"invitation:{invitation.id}", connection=conn)
+        if await Person.filter(email=invitation.email).using_db(conn).exists():
+            raise Conflict(_("Un compte existe déjà pour cette adresse : connectez-vous pour "
+                             "accepter l'invitation."), code="invitation_needs_login")
+        person = await Person.create(email=invitation.email, full_name=invitation.full_name,
+                                     password_hash=password_hash, using_db=conn)
+        await _accept(invitation, person, at, conn)
     return person
+
+
+async def accept_as_existing(token: str, person: Person, secret_key: str, at: datetime) -> None:
+    """The logged-in person confirms the roles an invitation to their address grants."""
+    async with in_transaction() as conn:
+        invitation = await find_invitation(token, secret_key, at, conn)
+        if invitation.email != person.email or not person.is_active:
+            raise Forbidden(_("Cette invitation est destinée à une autre adresse."),
+                            code="invitation_for_someone_else")
+        await _accept(invitation, person, at, conn)
+
+
+async def _accept(invitation: Invitation, person: Person, at: datetime, conn) -> None:
+    """Single use: the caller locked the row; grant, mark used, audit, as the person
+    who accepts (the admin acted when inviting, and is named in the payload)."""
+    await _grant_invited(invitation, person, conn)
+    invitation.used_at, invitation.person = at, person
+    await invitation.save(using_db=conn, update_fields=["used_at", "person_id"])
+    await audit.record("invitation.accepted", actor_id=person.id,
+                       subject=f"invitation:{invitation.id}", connection=conn)
 
 
 async def _grant_invited(invitation: Invitation, person: Person, conn) -> None:
@@ -200,7 +186,9 @@ async def _grant_invited(invitation: Invitation, person: Person, conn) -> None:
         _, created = await AdminGrant.get_or_create(person=person, organisation=organisation,
                                                     using_db=conn)
         if created:
-            await audit.record("admin.granted", actor_id=invitation.invited_by_id,
+            await audit.record("admin.granted", actor_id=person.id,
                                subject=f"person:{person.id}",
                                payload={"organisation": organisation.id,
-                                        "invitation": invitation.id}, connection=conn)
+                                        "invitation": invitation.id,
+                                        "invited_by": invitation.invited_by_id},
+                               connection=conn)

@@ -23,6 +23,7 @@ from backend import audit
 from backend.domain import accounts, enrolments
 from backend.domain.referentials import Registry
 from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.http import bounded_int, row_id
 from backend.models import (
     ACCESS_ROUTES,
     COLLEGES,
@@ -52,10 +53,7 @@ MAX_NAME = 200
 
 
 def page_number(raw: str | None) -> int:
-    try:
-        return max(1, int(raw or 1))
-    except ValueError:
-        return 1
+    return bounded_int(raw, low=1) or 1
 
 
 def search_text(raw: str | None) -> str:
@@ -79,10 +77,9 @@ def clean_name(raw: Any, label: str = "Le nom") -> str:
 
 
 def parse_id(raw: Any) -> int | None:
-    try:
-        return int(str(raw).strip())
-    except (TypeError, ValueError):
-        return None
+    """A row id from a form or path; None for anything no row can have (a number past the
+    database's int range made the driver fail: a 500)."""
+    return row_id(raw)
 
 
 def invitation_status(invitation: Invitation, at: datetime) -> str:
@@ -402,6 +399,7 @@ async def enrol_candidate(scope: Scope, registry: Registry, *, candidate_id: Any
         if str(tutor_id or "").strip() == "":
             continue
         tutor = await scope.active_person(tutor_id, "chaque tuteur")
+        refuse_self_designation(scope, tutor)
         if any(t.id == tutor.id for t, _ in tutors):
             raise ValidationFailed("Un même tuteur est désigné deux fois.", code="invalid_tutor")
         when = parse_date(designated_on, "Date de désignation") if designated_on else start
@@ -414,9 +412,18 @@ async def enrol_candidate(scope: Scope, registry: Registry, *, candidate_id: Any
                                   tutors=tutors, registry=registry, by=scope.admin.id)
 
 
+def refuse_self_designation(scope: Scope, tutor: Person) -> None:
+    """An admin who made themself tutor would write the evidence they then certify,
+    and would gain a tutor's month-long session."""
+    if tutor.id == scope.admin.id:
+        raise ValidationFailed("Vous ne pouvez pas vous désigner vous-même comme tuteur.",
+                               code="cannot_tutor_self")
+
+
 async def add_tutor(scope: Scope, enrolment: Enrolment, *, tutor_id: Any,
                     designated_on: Any) -> Tutorship:
     tutor = await scope.active_person(tutor_id, "le tuteur")
+    refuse_self_designation(scope, tutor)
     when = parse_date(designated_on, "Date de désignation")
     if tutor.id == enrolment.candidate_id:
         raise ValidationFailed("Le candidat ne peut pas être son propre tuteur.",

@@ -3,6 +3,7 @@
 # First: registers the bounded `{id:int}` path convertor before any route is built.
 from backend import http  # noqa: F401
 from backend.routes import (
+    account,
     admin,
     enrolments,
     evidence,
@@ -17,6 +18,6 @@ from backend.routes import (
     tutor,
 )
 
-ROUTES = [*system.routes, *openapi.routes, *session.routes, *referentials.routes,
+ROUTES = [*system.routes, *openapi.routes, *session.routes, *account.routes, *referentials.routes,
           *enrolments.routes, *evidence.routes, *admin.routes, *progress.routes,
           *tutor.routes, *pwa.routes, *jury.routes, *personal_data.routes]

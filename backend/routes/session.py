@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -17,20 +15,23 @@ from backend.auth import (
     open_session,
     set_session_cookie,
 )
-from backend.domain import accounts
-from backend.errors import CarnetError
-from backend.http import json_body, json_response
+from backend.domain import accounts, passwords
+from backend.domain.admin import ROLE_LABELS
+from backend.errors import BadRequest, CarnetError, Forbidden
+from backend.http import json_body, json_response, read_form
+from backend.i18n import _
 from backend.models import AdminGrant, Enrolment, JuryMember, Person, Tutorship
 from backend.pages import render
+from backend.routes import account
 
 
-def limits(request: Request) -> accounts.LoginLimits:
-    s = request.app.state.settings
-    return accounts.LoginLimits(s.login_max_failures, timedelta(minutes=s.login_window_minutes))
+async def log_in(request: Request, email: str, password: str,
+                 connection=None) -> tuple[Person, tuple]:
+    async def locked(person: Person) -> None:
+        await account.mail_link(request, person, "unlock")
 
-
-async def log_in(request: Request, email: str, password: str) -> tuple[Person, Response]:
-    person = await accounts.authenticate(email, password, now(request), limits(request))
+    person = await accounts.authenticate(email, password, account.client_address(request),
+                                         now(request), account.login_limits(request), locked)
     token, session = await open_session(request, person)
     await audit.record("login", actor_id=person.id, subject=f"person:{person.id}")
     return person, (token, session)
@@ -91,7 +92,7 @@ async def api_me(request: Request) -> Response:
 async def login_page(request: Request) -> Response:
     if request.method == "GET":
         return await render(request, "session/login.html", {"next": safe_next(request)})
-    form = await request.form()
+    form = await read_form(request)
     try:
         _, (token, session) = await log_in(request, str(form.get("email", "")),
                                            str(form.get("password", "")))
@@ -120,26 +121,66 @@ async def logout_page(request: Request) -> Response:
 
 @allow(PUBLIC)
 async def invitation_page(request: Request) -> Response:
+    """A new address chooses its password here. An address that already has an
+    account never does: its owner logs in (here, as themself), sees what the
+    invitation grants and confirms it."""
     settings = request.app.state.settings
     token = request.path_params["token"]
     try:
         invitation = await accounts.find_invitation(token, settings.secret_key, now(request))
     except CarnetError as exc:
         return await render(request, "session/invitation.html", {"error": exc.message}, exc.status)
+    await invitation.fetch_related("organisation")
+    existing = await accounts.account_for(invitation)
+    identity = await current_identity(request)
+    context = {"invitation": invitation, "existing": existing, "role_labels": ROLE_LABELS,
+               "as_owner": bool(existing and identity and identity.id == existing.id),
+               "as_other": identity if identity and (not existing or identity.id != existing.id)
+               else None}
     if request.method == "GET":
-        return await render(request, "session/invitation.html", {"invitation": invitation})
-    form = await request.form()
-    if form.get("password") != form.get("password_again"):
-        return await render(request, "session/invitation.html",
-                      {"invitation": invitation,
-                       "error": "Les deux mots de passe ne sont pas identiques."}, 422)
+        return await no_store(await render(request, "session/invitation.html", context))
+    form = await read_form(request)
     try:
-        await accounts.accept_invitation(token, str(form.get("password", "")),
-                                         settings.secret_key, now(request))
+        return await _invitation_action(request, token, str(form.get("action", "")), form,
+                                        existing, identity)
     except CarnetError as exc:
-        return await render(request, "session/invitation.html",
-                      {"invitation": invitation, "error": exc.message}, exc.status)
-    return RedirectResponse("/login?welcome=1", status_code=303)
+        return await no_store(await render(request, "session/invitation.html",
+                                           {**context, "error": exc.message}, exc.status))
+
+
+async def _invitation_action(request: Request, token: str, action: str, form, existing,
+                             identity) -> Response:
+    settings = request.app.state.settings
+    at = now(request)
+    here = request.url.path
+    if action == "login" and existing is not None:
+        _person, (session_token, session) = await log_in(request, existing.email,
+                                                         str(form.get("password", "")))
+        response = RedirectResponse(here, status_code=303)
+        set_session_cookie(request, response, session_token, session)
+        return response
+    if action == "confirm" and existing is not None:
+        if identity is None or identity.id != existing.id:
+            raise Forbidden(_("Connectez-vous avec le compte invité pour accepter."),
+                            code="invitation_for_someone_else")
+        await accounts.accept_as_existing(token, identity.person, settings.secret_key, at)
+        return RedirectResponse("/?invitation=accepted", status_code=303)
+    if action == "create" and existing is None:
+        passwords.check_repeated(form.get("password"), form.get("password_again"))
+        person = await accounts.accept_as_new_account(token, str(form.get("password", "")),
+                                                      settings.secret_key, at)
+        # The newcomer carries on logged in, on their home page.
+        session_token, session = await open_session(request, person)
+        await audit.record("login", actor_id=person.id, subject=f"person:{person.id}")
+        response = RedirectResponse("/?welcome=1", status_code=303)
+        set_session_cookie(request, response, session_token, session)
+        return response
+    raise BadRequest(_("Action inconnue."), code="invalid_action")
+
+
+async def no_store(response: Response) -> Response:
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 routes = [

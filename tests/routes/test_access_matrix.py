@@ -93,6 +93,19 @@ ROWS = [
         **{r: 410 for r in ROLES})),
     Row("POST", "/invitation/{token}", plain("/invitation/nope", data={}), same(
         **{r: 410 for r in ROLES})),
+    Row("GET", "/account/password", plain("/account/password"), SIGNED_IN),
+    Row("POST", "/account/password", plain("/account/password", data={
+        "current": "wrong", "password": "x", "password_again": "x"}), SIGNED_IN),
+    Row("GET", "/password/forgot", plain("/password/forgot"), PUBLIC),
+    Row("POST", "/password/forgot", plain("/password/forgot", data={"email": "a@b.test"}),
+        PUBLIC),
+    Row("GET", "/password/reset/{token}", plain("/password/reset/nope"), same(
+        **{r: 410 for r in ROLES})),
+    Row("POST", "/password/reset/{token}", plain("/password/reset/nope", data={}), same(
+        **{r: 410 for r in ROLES})),
+    Row("GET", "/unlock/{token}", plain("/unlock/nope"), same(**{r: 410 for r in ROLES})),
+    Row("POST", "/unlock/{token}", plain("/unlock/nope", data={}), same(
+        **{r: 410 for r in ROLES})),
     Row("GET", "/api/v1/referentials", plain("/api/v1/referentials"), PUBLIC),
     Row("GET", "/api/v1/referentials/{code}/{version}",
         plain("/api/v1/referentials/CQP-FIOMB/2026-1"), PUBLIC),

@@ -5,7 +5,6 @@ import logging
 import re
 import smtplib
 import socket
-import threading
 from datetime import date, timedelta
 
 import httpx
@@ -26,6 +25,7 @@ from backend.models import (
 )
 from backend.routes import admin as admin_routes
 from tests import factories as f
+from tests.smtp import TinySmtpServer
 
 CQP = "CQP-FIOMB/2026-1"
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=")
@@ -74,7 +74,8 @@ async def invite(client, **data) -> tuple[str, httpx.Response]:
 async def accept(app, token: str, password: str = "un mot de passe sûr") -> httpx.Response:
     async with browser(app) as c:
         return await c.post(f"/invitation/{token}",
-                            data={"password": password, "password_again": password})
+                            data={"action": "create", "password": password,
+                                  "password_again": password})
 
 
 async def test_an_admin_brings_a_candidate_from_invitation_to_a_jury_session(app, client):
@@ -93,7 +94,7 @@ async def test_an_admin_brings_a_candidate_from_invitation_to_a_jury_session(app
     for address, (name, role, org) in people.items():
         token, _ = await invite(client, email=address, full_name=name, role=role, company=org)
         accepted = await accept(app, token, f"secret de {name}")
-        assert accepted.status_code == 303 and accepted.headers["location"] == "/login?welcome=1"
+        assert accepted.status_code == 303 and accepted.headers["location"] == "/?welcome=1"
     tutor, candidate, j1, j2 = [await Person.get(email=a) for a in people]
     assert tutor.company_id == candidate.company_id == company_id and j1.company_id is None
 
@@ -208,46 +209,6 @@ async def test_without_an_smtp_url_no_mail_is_attempted(client, monkeypatch):
     assert response.status_code == 303 and "mail=" not in response.headers["location"]
 
 
-class TinySmtpServer:
-    """Just enough SMTP on 127.0.0.1 to receive one message (no TLS, no AUTH)."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.messages: list[bytes] = []
-        self.thread = threading.Thread(target=self.serve, daemon=True)
-        self.thread.start()
-
-    def serve(self):
-        conn, _ = self.sock.accept()
-        with conn, conn.makefile("rb") as lines:
-            def say(text):
-                conn.sendall(text.encode() + b"\r\n")
-
-            say("220 tiny")
-            data = None
-            for raw in lines:
-                if data is not None:
-                    if raw == b".\r\n":
-                        self.messages.append(b"".join(data))
-                        data = None
-                        say("250 queued")
-                    else:
-                        data.append(raw[1:] if raw.startswith(b"..") else raw)
-                elif raw[:4].upper() == b"DATA":
-                    data = []
-                    say("354 go ahead")
-                elif raw[:4].upper() == b"QUIT":
-                    say("221 bye")
-                    break
-                else:
-                    say("250 ok")
-
-    def close(self):
-        self.sock.close()
-        self.thread.join(timeout=5)
-
-
 async def test_the_link_is_mailed_when_an_smtp_server_is_set(app, client, caplog):
     server = TinySmtpServer()
     try:
@@ -299,7 +260,9 @@ async def test_an_admin_invitation_grants_the_branch_on_acceptance(app, client):
         await f.login(c, newcomer, "mot de passe admin")
         assert (await c.get("/admin")).status_code == 200
     granted = await AuditEvent.get(action="admin.granted")
-    assert granted.subject == f"person:{newcomer.id}" and granted.actor_id == w.admin.id
+    # Whoever acts is the actor: the newcomer accepted; the admin is named as inviter.
+    assert granted.subject == f"person:{newcomer.id}" and granted.actor_id == newcomer.id
+    assert granted.payload["invited_by"] == w.admin.id
     refused = await client.post("/admin/people/invite", data={
         "email": "x@example.test", "full_name": "X", "role": "admin", "company": w.company.id})
     assert refused.status_code == 422

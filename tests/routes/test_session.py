@@ -151,12 +151,12 @@ async def test_logins_and_failures_leave_audit_events_without_secrets(client):
 
 
 async def test_health_keeps_answering_during_a_burst_of_logins(app, client):
-    who = await f.person()
+    people = [await f.person() for _ in range(20)]
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as other:
         logins = [asyncio.create_task(other.post(
             "/api/v1/session", json={"email": who.email, "password": f.PASSWORD}))
-            for _ in range(20)]
+            for who in people]
         await asyncio.sleep(0)
         health = await client.get("/health")
         assert health.status_code == 200

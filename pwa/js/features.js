@@ -31,3 +31,16 @@ export async function captureBlocker(outbox) {
   return null;
 }
 
+
+/** An iPhone or iPad (iPadOS says "Macintosh" but has a touch screen). Every iOS
+ *  browser is WebKit, with Safari's storage rules. */
+export function isIOS() {
+  return /iPad|iPhone|iPod/.test(navigator.userAgent)
+    || (/Macintosh/.test(navigator.userAgent) && navigator.maxTouchPoints > 1);
+}
+
+/** Running as the installed app (Home Screen), not in a browser tab. */
+export function installed() {
+  return navigator.standalone === true
+    || (typeof matchMedia === 'function' && matchMedia('(display-mode: standalone)').matches);
+}

@@ -6,9 +6,12 @@ import * as outbox from './outbox.js';
 import {dropMine, events, keepMine, retryItem, state, syncNow} from './sync.js';
 import {sha256Hex} from './images.js';
 import {currentPerson, sameAuthor} from './identity.js';
+import {installed, isIOS} from './features.js';
 import {t} from './strings.js';
 
 const EXPORT_FORMAT = 'carnet-outbox/1';
+const DAY_MS = 24 * 60 * 60 * 1000;
+const NEAR_QUOTA = 0.8;
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -92,11 +95,16 @@ export function mountStatus(root) {
     parts.last.textContent = [phase, lastSyncAt ? t('last_sync', {time: formatTime(lastSyncAt)})
       : t('never_synced')].filter(Boolean).join(' ');
     renderProblems(parts.problems, observations, photos, mine);
+    phoneOnly(phoneBox, [...observations, ...photos]);
   }
 
   const othersBox = element('div', {class: 'others', 'data-others': ''});
   othersBox.hidden = true;
   parts.pending.after(othersBox);
+  const phoneBox = element('div', {'data-phone-only': ''});
+  phoneBox.hidden = true;
+  othersBox.after(phoneBox);
+  firstRun(phoneBox).catch(() => {});
   function showOthers(others) {
     othersBox.hidden = !others.length;
     othersBox.replaceChildren(...others.map((o) => element('p', {class: 'alert', 'data-others-count': String(o.n)},
@@ -208,18 +216,70 @@ function megabytes(bytes) {
   return t('megabytes', {value: (bytes / 1e6).toLocaleString('fr-FR', {maximumFractionDigits: 1})});
 }
 
+/** The real rules of this platform: on iOS, persist() says nothing about
+ *  Safari's 7-day deletion, so the panel says what applies instead. */
 async function describeStorage(root) {
   const usage = root.querySelector('[data-storage]');
   const persist = root.querySelector('[data-persist]');
+  let quota = root.querySelector('[data-quota]');
+  if (!quota) {
+    quota = element('p', {class: 'level-danger', 'data-quota': '', role: 'alert'});
+    quota.hidden = true;
+    root.querySelector('[data-pending]').after(quota);
+  }
+  const persisted = navigator.storage && navigator.storage.persisted ? await navigator.storage.persisted() : false;
+  if (isIOS()) persist.textContent = installed() ? t('rules_ios_app') : t('rules_ios_tab');
+  else persist.textContent = persisted ? t('persisted') : t('not_persisted');
+  persist.dataset.persisted = String(persisted);
   if (!navigator.storage || !navigator.storage.estimate) {
     usage.textContent = t('no_estimate');
     return;
   }
   const estimate = await navigator.storage.estimate();
   usage.textContent = t('usage', {usage: megabytes(estimate.usage || 0), quota: megabytes(estimate.quota || 0)});
-  const persisted = navigator.storage.persisted ? await navigator.storage.persisted() : false;
-  persist.textContent = persisted ? t('persisted') : t('not_persisted');
-  persist.dataset.persisted = String(persisted);
+  const share = estimate.quota ? (estimate.usage || 0) / estimate.quota : 0;
+  quota.hidden = share < NEAR_QUOTA;
+  quota.textContent = t('near_quota', {percent: Math.round(share * 100)});
+}
+
+// --- iPhone: evidence kept only in a Safari tab -------------------------------------
+
+/** « N éléments uniquement sur ce téléphone depuis <date> », in a non-installed
+ *  iOS tab: plain at first, louder after 3 days, loudest at 7 (Safari's limit). */
+function phoneOnly(box, records) {
+  if (!isIOS() || installed() || !records.length) {
+    box.hidden = true;
+    return;
+  }
+  const oldest = records.map((r) => r.savedAt).filter(Boolean).sort()[0];
+  const since = oldest ? new Date(oldest) : new Date();
+  const days = Math.max(0, Math.floor((Date.now() - since.getTime()) / DAY_MS));
+  const level = days >= 7 ? 'danger' : days >= 3 ? 'warn' : 'info';
+  const date = since.toLocaleDateString('fr-FR', {day: 'numeric', month: 'long'});
+  const lines = [t('phone_only', {n: records.length, date}) + (days ? t('phone_only_days', {n: days}) : '')];
+  if (level === 'warn') lines.push(t('ios_phone_only_warn'));
+  if (level === 'danger') lines.push(t('ios_phone_only_danger'));
+  lines.push(t('ios_why_install'), t('ios_how_install'));
+  box.className = `level-${level}`;
+  box.dataset.level = level;
+  box.dataset.days = String(days);
+  if (level === 'danger') box.setAttribute('role', 'alert');
+  else box.removeAttribute('role');
+  box.replaceChildren(...lines.map((line, i) => element('p', i ? {class: 'small'} : {}, line)));
+  box.hidden = false;
+}
+
+/** The installed app's first run: its storage is not the tab's. Ask the tutor to
+ *  open the Safari tab once more so its outbox is sent, never left behind. */
+async function firstRun(anchor) {
+  if (!isIOS() || !installed() || (await outbox.getMeta('appFirstRunDone'))) return;
+  const box = element('div', {class: 'level-warn', 'data-first-run': '', role: 'alert'},
+    element('p', {}, t('first_run')),
+    element('p', {}, element('button', {type: 'button', class: 'secondary', onclick: async () => {
+      await outbox.setMeta('appFirstRunDone', new Date().toISOString());
+      box.remove();
+    }}, t('first_run_done'))));
+  anchor.before(box);
 }
 
 /** Ask the browser to keep our data (called after a save: a user gesture). */

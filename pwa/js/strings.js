@@ -8,6 +8,9 @@ const FR = {
   update_available: 'Nouvelle version disponible. Les observations enregistrées sur le téléphone sont conservées.',
   update_button: 'Mettre à jour',
 
+  // install.js
+  install_prompt: "Installez Carnet pour l'ouvrir en un geste, même sans réseau.",
+
   // status.js: the outbox
   all_sent: 'Tout est envoyé : rien en attente sur ce téléphone.',
   pending: "{total} en attente d'envoi ({observations} observation{os} + {photos} photo{ps})",
@@ -55,12 +58,27 @@ const FR = {
   hash_mismatch_observation: 'Le serveur a enregistré un contenu différent de celui du téléphone.',
   server_refused: 'Refus du serveur ({status}).',
 
+  // status.js: iPhone warnings (docs/pwa.md, storage rules)
+  phone_only: {one: '{n} élément uniquement sur ce téléphone depuis le {date}.',
+    other: '{n} éléments uniquement sur ce téléphone depuis le {date}.'},
+  phone_only_days: {one: ' (depuis {n} jour)', other: ' (depuis {n} jours)'},
+  ios_why_install: "Sur iPhone, Safari efface les données d'un site qui n'a pas été ouvert pendant 7 jours d'utilisation de Safari, dont ces éléments : installez Carnet sur l'écran d'accueil pour les garder.",
+  ios_how_install: "Dans Safari : bouton Partager, puis « Sur l'écran d'accueil ».",
+  ios_install_send_first: "Envoyez d'abord les éléments en attente (réseau nécessaire) : l'application installée ne voit pas ce qui est resté dans Safari.",
+  ios_phone_only_warn: 'Connectez-vous à un réseau pour les envoyer, ou exportez-les.',
+  ios_phone_only_danger: "Safari peut les effacer à tout moment : envoyez-les ou exportez-les maintenant.",
+  first_run: "Première ouverture de l'application : ses données sont séparées de celles de Safari. Si des éléments attendaient dans Safari, ouvrez Carnet une fois de plus dans Safari, avec du réseau, pour les envoyer avant de continuer ici.",
+  first_run_done: "C'est fait",
+
   // status.js: storage, export, import
   megabytes: '{value} Mo',
   no_estimate: "Ce navigateur n'indique pas l'espace disponible.",
   usage: 'Espace utilisé : {usage} sur {quota} disponibles.',
-  persisted: "Stockage protégé : le navigateur ne l'effacera pas pour faire de la place.",
+  persisted: "Stockage protégé : le navigateur ne l'effacera pas pour faire de la place ; seuls l'effacement des données du site ou la désinstallation le suppriment.",
   not_persisted: "Stockage non protégé : le navigateur pourrait l'effacer s'il manque de place. Exportez régulièrement les éléments non envoyés.",
+  rules_ios_tab: "iPhone, dans Safari : les données de ce site, dont les éléments non envoyés, sont effacées après 7 jours d'utilisation de Safari sans ouvrir Carnet, même quand le stockage est dit « protégé ». Installez Carnet sur l'écran d'accueil pour les garder.",
+  rules_ios_app: "iPhone, application de l'écran d'accueil : ses données sont séparées de celles de Safari et ne sont pas effacées après 7 jours sans visite. Supprimer l'application de l'écran d'accueil les efface ; iOS peut aussi en effacer si le téléphone manque d'espace.",
+  near_quota: "Espace presque plein ({percent} %) : envoyez ou exportez les éléments en attente, sinon les prochaines photos ne pourront pas être gardées.",
   not_export: "Ce fichier n'est pas un export de Carnet.",
   export_title: 'Carnet : éléments non envoyés',
   imported: "{observations} observation(s) et {photos} photo(s) ajoutées à la file d'envoi",

@@ -245,3 +245,103 @@ async def test_the_export_uses_the_share_sheet_where_there_is_one(context, serve
     assert len(content["observations"]) >= 1 and len(content["photos"]) >= 1
     await context.set_offline(False)
     await wait_pending(page, 0, timeout_ms=30_000)
+
+
+IPHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 15_8 like Mac OS X) AppleWebKit/605.1.15 "
+             "(KHTML, like Gecko) Version/15.6.6 Mobile/15E148 Safari/604.1")
+SHIFT_CLOCK = """(() => {
+    const shift = %d * 24 * 3600 * 1000;
+    const Real = Date;
+    class Shifted extends Real {
+        constructor(...args) { if (args.length) super(...args); else super(Real.now() + shift); }
+        static now() { return Real.now() + shift; }
+    }
+    self.Date = Shifted;
+})();"""
+STANDALONE = "Object.defineProperty(Navigator.prototype, 'standalone', {get: () => true});"
+
+
+@pytest.fixture
+async def iphone(browser, server):
+    from tests.browser.conftest import PHONE, TIMEOUT_MS
+
+    ctx = await browser.new_context(base_url=server.url, viewport=PHONE, locale="fr-FR",
+                                    timezone_id="Europe/Paris", user_agent=IPHONE_UA)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield ctx
+    finally:
+        await ctx.close()
+
+
+async def test_the_only_on_this_phone_warning_grows_with_the_days(iphone, server):
+    page = await iphone.new_page()
+    await open_capture(page, server)
+    assert await page.is_hidden("[data-phone-only]")
+    hint = "Safari efface les données"
+    await iphone.set_offline(True)
+    await fill_observation(page, f"Sur le téléphone {uuid.uuid4().hex[:8]}",
+                           ratings={"C1.1.a": "met"})
+    await save(page)
+    await wait_pending(page, 1)
+    seen = {}
+    for days, level in [(0, "info"), (3, "warn"), (7, "danger")]:
+        later = await iphone.new_page()
+        await later.add_init_script(SHIFT_CLOCK % days)
+        await later.goto(f"/enrolments/{server.enrolment_id}/observe")
+        box = later.locator(f"[data-phone-only][data-level={level}]")
+        await box.wait_for()
+        text = await box.inner_text()
+        assert "1 élément uniquement sur ce téléphone depuis le" in text and hint in text
+        assert await box.get_attribute("data-days") == str(days)
+        seen[level] = (await box.get_attribute("class"), await box.get_attribute("role"))
+        await later.close()
+    assert seen == {"info": ("level-info", None), "warn": ("level-warn", None),
+                    "danger": ("level-danger", "alert")}
+    # The storage panel states Safari's rule, not persist()'s promise.
+    await page.click("details.storage summary")
+    assert "7 jours d'utilisation de Safari" in await page.inner_text("[data-persist]")
+    await iphone.set_offline(False)
+    await wait_pending(page, 0, timeout_ms=30_000)
+    await page.wait_for_selector("[data-phone-only]", state="hidden")
+
+
+async def test_the_install_hint_on_an_iphone_says_why_and_to_send_first(iphone, server):
+    page = await iphone.new_page()
+    await log_in(page)
+    text = page.locator("[data-install-text][data-ios]")
+    await text.wait_for()
+    assert "installez Carnet sur l'écran d'accueil" in await text.inner_text()
+    assert "Sur l'écran d'accueil" in await text.inner_text()
+
+
+async def test_the_installed_app_first_asks_to_empty_the_safari_tab(iphone, server):
+    page = await iphone.new_page()
+    await page.add_init_script(STANDALONE)
+    await log_in(page)
+    first = page.locator("[data-first-run]")
+    await first.wait_for()
+    assert "ouvrez Carnet une fois de plus dans Safari" in await first.inner_text()
+    assert await page.is_hidden("[data-install]")
+    await page.click("[data-first-run] button")
+    await first.wait_for(state="detached")
+    await page.reload()
+    await page.wait_for_selector("[data-pending][data-count]")
+    await page.wait_for_timeout(300)
+    assert await page.locator("[data-first-run]").count() == 0
+    await page.click("details.storage summary")
+    assert "application de l'écran d'accueil" in await page.inner_text("[data-persist]")
+
+
+NEAR_QUOTA = """
+    StorageManager.prototype.estimate = async () => ({usage: 95e6, quota: 100e6});
+"""
+
+
+async def test_a_storage_near_its_quota_is_said_plainly(context, server):
+    page = await context.new_page()
+    await page.add_init_script(NEAR_QUOTA)
+    await log_in(page)
+    quota = page.locator("[data-quota]")
+    await quota.wait_for()
+    assert "Espace presque plein (95 %)" in await quota.inner_text()

@@ -80,12 +80,13 @@ async def change_password(person: Person, current: str, new: str, at: datetime) 
 # --- mailed links ---------------------------------------------------------------------
 
 
-async def issue_token(person: Person, purpose: str, at: datetime, secret_key: str) -> str | None:
+async def issue_token(person: Person, purpose: str, at: datetime, secret_key: str, *,
+                      cooldown: bool = True) -> str | None:
     """A new single-use link token for the person (only its hash is stored), or
-    None when one of the same purpose was issued moments ago."""
+    None when one of the same purpose was mailed moments ago (`cooldown`)."""
     recent = await PersonToken.filter(person_id=person.id, purpose=purpose, used_at=None,
                                       created_at__gt=at - RESET_COOLDOWN).exists()
-    if recent:
+    if cooldown and recent:
         return None
     lifetime = RESET_LIFETIME if purpose == "reset" else UNLOCK_LIFETIME
     token = secrets.token_urlsafe(32)

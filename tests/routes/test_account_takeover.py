@@ -321,3 +321,19 @@ async def test_an_admin_cannot_designate_themself_tutor_of_an_enrolment(app):
             "tutor": w.admin.id, "designated_on": w.enrolment.started_on.isoformat()})
     assert answer.status_code == 422 and "vous-même" in answer.text
     assert not await Tutorship.filter(tutor_id=w.admin.id).exists()
+
+
+async def test_without_smtp_the_operator_prints_a_reset_link_that_works_once(app):
+    from backend.cli import reset_link_report
+
+    who = await f.person()
+    code, lines = await reset_link_report(who.email.upper(), app.state.settings)
+    assert code == 0
+    path = "/" + lines[0].split("/", 3)[3]
+    async with browser(app) as c:
+        assert (await c.post(path, data={"password": STRONG,
+                                         "password_again": STRONG})).status_code == 303
+        assert (await c.post(path, data={"password": STRONG,
+                                         "password_again": STRONG})).status_code == 410
+        await f.login(c, who, STRONG)
+    assert (await reset_link_report("ghost@example.test", app.state.settings))[0] == 1

@@ -109,4 +109,20 @@ async def event_trusted(event: AuditEvent) -> bool:
     hash, but not the keyed event sealing the prefix it belongs to."""
     if keyed_ok(key(), event):
         return True
-    return plain_ok(event) and await verify() is None
+    return plain_ok(event) and await _chain_holds()
+
+
+_verified_head: tuple[bytes, str, int] | None = None  # key and head last verified in full
+
+
+async def _chain_holds() -> bool:
+    """Whether the chain verifies, walking it once per head (not once per event asked about)."""
+    global _verified_head
+    head = await AuditHead.get_or_none(id=HEAD_ID)
+    current = (key(), head.last_hash, head.count) if head else None
+    if current is not None and current == _verified_head:
+        return True
+    if await verify() is not None:
+        return False
+    _verified_head = current
+    return True

@@ -16,7 +16,7 @@ from backend.cli import (
     load_settings,
     main,
 )
-from backend.domain import dossiers
+from backend.domain import dossiers, jury
 from backend.domain.audit import (
     GENESIS,
     anchor_line,
@@ -25,10 +25,17 @@ from backend.domain.audit import (
     parse_anchor,
     plain_event_hash,
 )
-from backend.models import AuditEvent, AuditHead, Dossier, Observation
+from backend.models import AuditEvent, AuditHead, Decision, Dossier, JurySession, Observation
 from backend.permissions import relation_to
 from tests import factories as f
-from tests.routes.test_jury import BLOCK, observation_row, ready_block, submitted
+from tests.routes.test_jury import (
+    BLOCK,
+    decision,
+    observation_row,
+    ready_block,
+    refused_and_closed,
+    submitted,
+)
 
 FIELDS = ("at", "actor_id", "action", "subject", "payload", "prev_hash", "hash")
 
@@ -309,3 +316,156 @@ def test_carnet_audit_anchor_prints_the_head_that_verify_anchor_then_holds(tmp_p
     anchors.write_text("not an anchor\n")
     assert main(["audit", "verify", "--anchor", str(anchors)]) == 2
     assert f"{anchors}:1: not an anchor line" in capsys.readouterr().err
+
+
+# Decisions, closings and appeals -------------------------------------------------------------
+
+
+async def decided(client, app, w, outcome: str = "validated", **changes) -> tuple[dict, Decision]:
+    dossier = await submitted(client, app, w, session=w.session)
+    await f.login(client, w.jury_employer)
+    response = await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
+                                json=decision(outcome, **changes))
+    assert response.status_code in (200, 201), response.text
+    return dossier, await Decision.get(dossier_id=dossier["id"])
+
+
+async def both_reports(app, dossier_id: int) -> tuple[int, int, str]:
+    """(dossier verify's exit code, audit verify's, their lines)."""
+    d_code, d_lines = await dossier_verify_report(dossier_id, app.state.registry,
+                                                  app.state.photo_store)
+    a_code, a_lines = await audit_verify_report()
+    return d_code, a_code, "\n".join(d_lines + a_lines)
+
+
+async def test_a_decision_is_sealed_on_its_row_and_in_its_audit_event(client, app):
+    w = await f.world()
+    dossier, stored = await decided(client, app, w)
+    event = await AuditEvent.get(action="decision.recorded", subject=f"dossier:{dossier['id']}")
+    assert stored.decision_sha256 == event.payload["decision_sha256"]
+    assert event.payload["decision"]["reasons"] == stored.reasons
+    assert (await both_reports(app, dossier["id"]))[:2] == (0, 0)
+
+
+async def test_changing_a_decisions_outcome_in_the_database_fails_dossier_and_audit_verify(
+        client, app):
+    w = await f.world()
+    dossier, stored = await decided(client, app, w)
+    await Decision.filter(id=stored.id).update(outcome="not_validated")
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1)
+    assert f"decision {stored.id}: outcome is 'not_validated' in the rows, 'validated' in " \
+           "audit event" in text
+    # Recomputing the row's hash does not help: the audit event keeps the decided one.
+    changed = await Decision.get(id=stored.id)
+    await Decision.filter(id=stored.id).update(
+        decision_sha256=jury.sha256_of(dossiers.decision_record(changed)))
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1) and "outcome is 'not_validated'" in text
+
+
+async def test_changing_a_decisions_reasons_in_the_database_fails_dossier_and_audit_verify(
+        client, app):
+    w = await f.world()
+    dossier, stored = await decided(client, app, w, "not_validated", reasons="Soudures poreuses")
+    await Decision.filter(id=stored.id).update(reasons="Rien à redire")
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1)
+    assert f"decision {stored.id}: reasons is 'Rien à redire' in the rows, 'Soudures " \
+           "poreuses' in audit event" in text
+
+
+async def test_changing_who_decided_when_or_clearing_the_hash_fails_dossier_verify(client, app):
+    w = await f.world()
+    dossier, stored = await decided(client, app, w)
+    await Decision.filter(id=stored.id).update(decided_by_id=w.jury_employee.id,
+                                               decided_at=stored.decided_at - timedelta(days=1),
+                                               decision_sha256=None)
+    d_code, _, text = await both_reports(app, dossier["id"])
+    assert d_code == 1
+    assert f"decision {stored.id}: decided_by is {w.jury_employee.id} in the rows" in text
+    assert f"decision {stored.id}: decided_at is" in text
+    assert f"decision {stored.id}: no hash on the row" in text
+
+
+async def test_deleting_a_decision_fails_dossier_and_audit_verify(client, app):
+    w = await f.world()
+    dossier, stored = await decided(client, app, w)
+    await Decision.filter(id=stored.id).delete()
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1)
+    assert f"dossier {dossier['id']}: decided in audit event" in text
+
+
+async def test_changing_a_closed_sessions_decision_or_closing_fails_dossier_and_audit_verify(
+        client, app):
+    w = await f.world()
+    dossier, stored = await decided(client, app, w)
+    assert (await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")).status_code == 200
+    session = await JurySession.get(id=w.session.id)
+    event = await AuditEvent.get(action="jury_session.closed")
+    assert session.minutes_sha256 == event.payload["minutes_sha256"]
+    assert (await both_reports(app, dossier["id"]))[:2] == (0, 0)
+
+    await JurySession.filter(id=session.id).update(closed_by_id=w.jury_employee.id)
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1)
+    assert f"closing of session {session.id}: closed_by is {w.jury_employee.id} in the rows, " \
+           f"{w.jury_employer.id} in audit event {event.id}" in text
+
+    await JurySession.filter(id=session.id).update(closed_by_id=w.jury_employer.id,
+                                                   status="open")
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1)
+    assert f"closing of session {session.id}: closed in audit event {event.id}, the row " \
+           "says 'open'" in text
+
+    await JurySession.filter(id=session.id).update(status="closed")
+    await Decision.filter(id=stored.id).update(recommendations="Aucune")
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1)
+    assert f"closing of session {session.id}: decisions[0].recommendations is 'Aucune'" in text
+
+
+async def test_changing_an_appeal_in_the_database_fails_dossier_and_audit_verify(client, app):
+    w = await f.world()
+    original = await refused_and_closed(client, app, w)
+    await f.login(client, w.candidate)
+    response = await client.post(f"/api/v1/dossiers/{original['id']}/appeal",
+                                 json={"grounds": "Le jury n'a pas vu la photo du PV."})
+    assert response.status_code == 201, response.text
+    appeal_id = response.json()["id"]
+    row = await Dossier.get(id=appeal_id)
+    assert row.appeal_sha256 == (await AuditEvent.get(action="dossier.appealed")
+                                 ).payload["appeal_sha256"]
+    assert (await both_reports(app, appeal_id))[:2] == (0, 0)
+
+    await Dossier.filter(id=appeal_id).update(submitted_by_id=w.admin.id)
+    d_code, a_code, text = await both_reports(app, appeal_id)
+    assert (d_code, a_code) == (1, 1)
+    assert f"appeal {appeal_id}: by is {w.admin.id} in the rows, {w.candidate.id} in audit " \
+           "event" in text
+
+    await Dossier.filter(id=appeal_id).update(submitted_by_id=w.candidate.id)
+    await Decision.filter(dossier_id=original["id"]).update(outcome="validated")
+    d_code, a_code, text = await both_reports(app, appeal_id)
+    assert (d_code, a_code) == (1, 1)
+    assert f"appeal {appeal_id}: reviewed_decision_sha256 is" in text
+
+
+async def test_a_decision_from_before_seals_is_checked_against_what_its_event_names(
+        client, app):
+    w = await f.world()
+    dossier = await submitted(client, app, w, session=w.session)
+    stored = await Decision.create(dossier_id=dossier["id"], outcome="validated", reasons="Ok",
+                                   decided_by_id=w.jury_employer.id, decided_at=utcnow(),
+                                   manifest_sha256=dossier["manifest_sha256"])
+    await audit.record("decision.recorded", actor_id=w.jury_employer.id,  # as events were
+                       subject=f"dossier:{dossier['id']}",
+                       payload={"enrolment": w.enrolment.id, "block": BLOCK,
+                                "outcome": "validated", "session": w.session.id,
+                                "manifest_sha256": dossier["manifest_sha256"]})
+    assert (await both_reports(app, dossier["id"]))[:2] == (0, 0)
+    await Decision.filter(id=stored.id).update(outcome="not_validated")
+    d_code, a_code, text = await both_reports(app, dossier["id"])
+    assert (d_code, a_code) == (1, 1) and "outcome is 'not_validated' in the rows" in text

@@ -26,7 +26,7 @@ from tortoise.transactions import in_transaction
 
 from backend import audit
 from backend.auth import Identity
-from backend.domain import jury
+from backend.domain import jury, seals
 from backend.domain.evidence import bump_revision
 from backend.domain.garbage import purged_photo_ids
 from backend.domain.progress import HeldBlock as HeldRecord
@@ -422,20 +422,33 @@ async def decide(identity: Identity, dossier_id: int, data: jury.DecisionInput, 
             if session.status != "open":
                 raise session_closed()
             check_manifest(dossier)
-            decision = await Decision.create(
+            decision = Decision(
                 dossier_id=dossier.id, outcome=data.outcome, reasons=data.reasons,
                 recommendations=data.recommendations, decided_by_id=identity.id,
-                decided_at=clock(), manifest_sha256=dossier.manifest_sha256, using_db=conn)
+                decided_at=clock(), manifest_sha256=dossier.manifest_sha256)
+            record = decision_record(decision)
+            decision.decision_sha256 = jury.sha256_of(record)
+            await decision.save(using_db=conn)
             await bump_revision(dossier.enrolment_id, conn)
             await audit.record("decision.recorded", actor_id=identity.id,
                                subject=f"dossier:{dossier.id}",
                                payload={"enrolment": dossier.enrolment_id,
                                         "block": dossier.block_code, "outcome": data.outcome,
                                         "manifest_sha256": dossier.manifest_sha256,
-                                        "session": session.id}, connection=conn)
+                                        "session": session.id, "decision": record,
+                                        "decision_sha256": decision.decision_sha256},
+                               connection=conn)
     except IntegrityError:  # a concurrent decision on the same dossier won
         raise already_decided(await Decision.get(dossier_id=dossier.id)) from None
     return decision
+
+
+def decision_record(d: Decision) -> dict[str, Any]:
+    """The decision's sealed record, from its row."""
+    return seals.decision_record(dossier=d.dossier_id, manifest_sha256=d.manifest_sha256,
+                                 outcome=d.outcome, reasons=d.reasons,
+                                 recommendations=d.recommendations, decided_by=d.decided_by_id,
+                                 decided_at=d.decided_at)
 
 
 # Closing ------------------------------------------------------------------------------------
@@ -474,14 +487,16 @@ async def close_session(identity: Identity, session_id: int, *, rule: str,
             raise Conflict("La composition du jury ne permet pas de clore la session.",
                            code="jury_composition", details={"problems": problems})
         session.status, session.closed_at, session.closed_by_id = "closed", clock(), identity.id
-        await session.save(using_db=conn, update_fields=["status", "closed_at", "closed_by_id"])
+        record = minutes_record(session, list(members), lines)
+        session.minutes_sha256 = jury.sha256_of(record)
+        await session.save(using_db=conn, update_fields=["status", "closed_at", "closed_by_id",
+                                                         "minutes_sha256"])
         for enrolment_id in sorted({line.dossier.enrolment_id for line in lines}):
             await bump_revision(enrolment_id, conn)
-        record = minutes_record(session, list(members), lines)
         await audit.record("jury_session.closed", actor_id=identity.id,
                            subject=f"jury_session:{session.id}",
-                           payload={"minutes_sha256": jury.sha256_of(record),
-                                    "decisions": record["decisions"]}, connection=conn)
+                           payload={**record, "minutes_sha256": session.minutes_sha256},
+                           connection=conn)
     return session
 
 
@@ -566,13 +581,26 @@ async def appeal(identity: Identity, dossier_id: int, grounds: str, *, clock: Cl
                                        manifest_sha256=digest, submitted_by_id=identity.id,
                                        submitted_at=at, review_of_id=original.id,
                                        using_db=conn)
+        record = appeal_record(dossier, decision)
+        dossier.appeal_sha256 = jury.sha256_of(record)
+        await dossier.save(using_db=conn, update_fields=["appeal_sha256"])
         await bump_revision(original.enrolment_id, conn)
         await audit.record("dossier.appealed", actor_id=identity.id,
                            subject=f"dossier:{dossier.id}",
                            payload={"enrolment": original.enrolment_id,
                                     "block": original.block_code, "review_of": original.id,
-                                    "manifest_sha256": digest}, connection=conn)
+                                    "manifest_sha256": digest, "appeal": record,
+                                    "appeal_sha256": dossier.appeal_sha256}, connection=conn)
     return dossier
+
+
+def appeal_record(d: Dossier, reviewed: Decision) -> dict[str, Any]:
+    """An appeal's sealed record, from its dossier row and the decision it appeals."""
+    return seals.appeal_record(
+        dossier=d.id, review_of=d.review_of_id,
+        reviewed_decision_sha256=jury.sha256_of(decision_record(reviewed)),
+        enrolment=d.enrolment_id, block=d.block_code, manifest_sha256=d.manifest_sha256,
+        by=d.submitted_by_id, at=d.submitted_at)
 
 
 # Outcomes -----------------------------------------------------------------------------------
@@ -672,7 +700,7 @@ async def verify_dossier(dossier_id: int, registry: Registry, store: PhotoStore)
     dossier = await Dossier.get_or_none(id=dossier_id)
     if dossier is None:
         return [f"dossier {dossier_id}: not found"]
-    problems = await _check_hashes(dossier)
+    problems = await _check_hashes(dossier) + await check_seals(dossier)
     if dossier.review_of_id is not None:
         return problems + await _check_appeal(dossier, registry, store)
     manifest = dossier.manifest
@@ -731,6 +759,127 @@ async def _check_appeal(dossier: Dossier, registry: Registry, store: PhotoStore)
         problems.append(f"evidence: differs from the manifest of dossier {original.id}")
     inner = await verify_dossier(original.id, registry, store)
     return problems + [f"reviewed dossier {original.id}: {p}" for p in inner]
+
+
+# Sealed records: a decision, the closing of its session, an appeal -------------------------
+
+
+async def _sealing_event(action: str, subject: str) -> tuple[AuditEvent | None, list[str]]:
+    """The audit event that sealed a record, and a problem if its own content was altered
+    (the event is what the row is checked against)."""
+    event = await AuditEvent.filter(action=action, subject=subject).order_by("id").first()
+    if event is not None and not await audit.event_trusted(event):
+        return event, [f"audit event {event.id}: altered (its {action} content no longer "
+                       "matches its keyed hash)"]
+    return event, []
+
+
+async def check_seals(dossier: Dossier) -> list[str]:
+    """The dossier's decision, the closing of the session(s) it was decided in, and, for an
+    appeal, the appeal itself, against their audit events."""
+    problems, sessions = await check_decision(dossier)
+    if dossier.session_id is not None:
+        sessions.add(dossier.session_id)
+    for session_id in sorted(sessions):
+        problems += await check_closing(session_id)
+    if dossier.review_of_id is not None:
+        problems += await check_appeal_seal(dossier)
+    return problems
+
+
+async def check_decision(dossier: Dossier) -> tuple[list[str], set[int]]:
+    """(problems, the session its audit event says it was decided in)."""
+    decision = await Decision.get_or_none(dossier_id=dossier.id)
+    event, problems = await _sealing_event("decision.recorded", f"dossier:{dossier.id}")
+    if event is None:
+        return problems + ([f"decision {decision.id}: no decision.recorded audit event"]
+                           if decision else []), set()
+    payload, sessions = event.payload, {s for s in [event.payload.get("session")] if s}
+    if decision is None:
+        return problems + [f"dossier {dossier.id}: decided in audit event {event.id}, "
+                           "no decision in the rows"], sessions
+    if sessions and dossier.session_id not in sessions:
+        problems.append(f"dossier {dossier.id}: decided in session {payload['session']} "
+                        f"(audit event {event.id}), the row says {dossier.session_id}")
+    sealed = payload.get("decision")
+    if sealed is None and payload.get("decision_sha256") is None:  # before decisions were sealed
+        sealed = {"outcome": payload.get("outcome"), "decided_by": event.actor_id,
+                  "manifest_sha256": payload.get("manifest_sha256")}
+    problems += seals.seal_problems(f"decision {decision.id}", decision_record(decision),
+                                    stored=decision.decision_sha256, event_id=event.id,
+                                    carried=payload.get("decision_sha256"), sealed=sealed)
+    return problems, sessions
+
+
+async def check_closing(session_id: int) -> list[str]:
+    """A closed session's minutes, recomputed from the rows, against its closing event."""
+    session = await JurySession.get_or_none(id=session_id)
+    event, problems = await _sealing_event("jury_session.closed", f"jury_session:{session_id}")
+    what = f"closing of session {session_id}"
+    if session is None:
+        return problems + ([f"{what}: in audit event {event.id}, session missing from the "
+                            "rows"] if event else [])
+    if event is None:
+        closed = session.status != "open" or session.minutes_sha256 or session.closed_at
+        return problems + ([f"{what}: no jury_session.closed audit event"] if closed else [])
+    if session.status != "closed":
+        problems.append(f"{what}: closed in audit event {event.id}, the row says "
+                        f"{session.status!r}")
+    sealed = {k: v for k, v in event.payload.items() if k != "minutes_sha256"}
+    return problems + seals.seal_problems(
+        what, await closing_record(session), stored=session.minutes_sha256, event_id=event.id,
+        carried=event.payload.get("minutes_sha256"), sealed=sealed)
+
+
+async def closing_record(session: JurySession) -> dict[str, Any]:
+    members = (await session_members([session.id]))[session.id]
+    dossiers = await Dossier.filter(session_id=session.id).select_related(
+        "enrolment__candidate").order_by("id")
+    return minutes_record(session, members, await dossier_lines(list(dossiers), members))
+
+
+async def check_appeal_seal(dossier: Dossier) -> list[str]:
+    event, problems = await _sealing_event("dossier.appealed", f"dossier:{dossier.id}")
+    reviewed = await Decision.get_or_none(dossier_id=dossier.review_of_id)
+    what = f"appeal {dossier.id}"
+    if event is None or reviewed is None:  # the missing event is named by _check_hashes
+        return problems + ([f"{what}: the appealed decision is missing from the rows"]
+                           if reviewed is None else [])
+    payload = event.payload
+    sealed = payload.get("appeal")
+    if sealed is None and payload.get("appeal_sha256") is None:  # before appeals were sealed
+        sealed = {"review_of": payload.get("review_of"), "enrolment": payload.get("enrolment"),
+                  "block": payload.get("block"), "by": event.actor_id,
+                  "manifest_sha256": payload.get("manifest_sha256")}
+    return problems + seals.seal_problems(
+        what, appeal_record(dossier, reviewed), stored=dossier.appeal_sha256,
+        event_id=event.id, carried=payload.get("appeal_sha256"), sealed=sealed)
+
+
+SEALING_ACTIONS = ("decision.recorded", "dossier.appealed", "jury_session.closed")
+
+
+async def check_all_seals() -> list[str]:
+    """Every decision, closing and appeal against its audit event, whether its row or its event
+    is what remains (for `carnet audit verify`)."""
+    dossier_ids = set(await Decision.all().values_list("dossier_id", flat=True))
+    dossier_ids |= set(await Dossier.filter(review_of_id__not_isnull=True).values_list(
+        "id", flat=True))
+    session_ids = set(await JurySession.filter(
+        Q(status="closed") | Q(minutes_sha256__not_isnull=True)).values_list("id", flat=True))
+    for subject in await AuditEvent.filter(action__in=SEALING_ACTIONS).values_list(
+            "subject", flat=True):
+        kind, _, number = subject.partition(":")
+        if number.isdigit():
+            (session_ids if kind == "jury_session" else dossier_ids).add(int(number))
+    problems = []
+    for dossier in await Dossier.filter(id__in=list(dossier_ids) or [-1]).order_by("id"):
+        problems += (await check_decision(dossier))[0]
+        if dossier.review_of_id is not None:
+            problems += await check_appeal_seal(dossier)
+    for session_id in sorted(session_ids):
+        problems += await check_closing(session_id)
+    return problems
 
 
 def _check_files(photos: list[dict[str, Any]], store: PhotoStore,

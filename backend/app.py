@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
-from backend import access, audit, resources
+from backend import access, audit, documents, resources
 from backend.auth import utcnow
 from backend.db import tortoise_config
 from backend.domain.referentials import Registry
@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.photo_store = LocalPhotoStore(settings.photos_dir)
+        documents.load()  # before any request: WeasyPrint flips a Pillow flag at import
         if not manage_orm:
             yield
             return

@@ -1,12 +1,15 @@
-"""Sending mail (invitations) through the SMTP server named by CARNET_SMTP_URL.
+"""Sending mail (invitations, reset and unlock links) through CARNET_SMTP_URL.
 
-`smtp://user:pass@host:port` (STARTTLS when the port is 587) or
-`smtps://user:pass@host:465` (TLS from the start). smtplib blocks, so sending
-runs in a thread. A message may carry an invitation link: never log its body.
+`smtp://user:pass@host:port` upgrades with STARTTLS on any port, and never sends
+a password or a message over a connection that stayed in clear, except to a relay
+on this machine (loopback, no password: a local Postfix, or the tests' server);
+`smtps://user:pass@host:465` is TLS from the start. smtplib blocks, so sending
+runs in a thread. A message may carry a link that grants access: never log its body.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -15,8 +18,12 @@ from urllib.parse import unquote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 
-SUBMISSION_PORT = 587  # the port where RFC 6409 submission expects STARTTLS
 TIMEOUT_SECONDS = 15
+
+
+class InsecureSmtp(OSError):
+    """The server offers no STARTTLS and the message would travel in clear (an
+    OSError, like smtplib's own failures, so callers handle them alike)."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,19 @@ class SmtpServer:
     port: int
     user: str = ""
     password: str = ""
-    tls: str = ""  # "" | "starttls" | "implicit"
+    tls: str = "starttls"  # "starttls" | "implicit"
+
+    @property
+    def may_stay_in_clear(self) -> bool:
+        """Only a password-less relay on this very machine."""
+        if self.password:
+            return False
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 def parse_smtp_url(url: str) -> SmtpServer:
@@ -33,8 +52,8 @@ def parse_smtp_url(url: str) -> SmtpServer:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ValueError("CARNET_SMTP_URL must look like smtp://user:pass@host:port")
     implicit = parts.scheme == "smtps"
-    port = parts.port or (465 if implicit else 25)
-    tls = "implicit" if implicit else ("starttls" if port == SUBMISSION_PORT else "")
+    port = parts.port or (465 if implicit else 587)
+    tls = "implicit" if implicit else "starttls"
     return SmtpServer(host=parts.hostname, port=port, user=unquote(parts.username or ""),
                       password=unquote(parts.password or ""), tls=tls)
 
@@ -86,7 +105,13 @@ def _send_now(server: SmtpServer, message: EmailMessage) -> None:
         client = smtplib.SMTP(server.host, server.port, timeout=TIMEOUT_SECONDS)
     with client:
         if server.tls == "starttls":
-            client.starttls(context=context)
+            client.ehlo()
+            if client.has_extn("starttls"):
+                client.starttls(context=context)
+                client.ehlo()
+            elif not server.may_stay_in_clear:
+                raise InsecureSmtp(f"{server.host}:{server.port} offers no STARTTLS: "
+                                   "nothing is sent in clear")
         if server.user:
             client.login(server.user, server.password)
         client.send_message(message)

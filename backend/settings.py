@@ -39,6 +39,7 @@ DOCUMENTED = {
     "CARNET_DEMO_PASSWORD": "carnet-demo",
     "CARNET_JURY_RULE": "one-per-college",
     "CARNET_JURY_ACCESS_DAYS": "90",
+    "CARNET_PDF_CONCURRENCY": "2",
     "CARNET_LOG_LEVEL": "INFO",
 }
 
@@ -76,6 +77,8 @@ class Settings:
     # Jury members read their session's dossiers and frozen evidence until this many days
     # after the session closed; then the candidate's data is no longer theirs to see.
     jury_access_days: int = 90
+    # PDF renders at a time (each holds tens of MB for about a second of CPU).
+    pdf_concurrency: int = 2
     log_level: str = "INFO"
 
     @property
@@ -144,5 +147,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         demo_password=env.get("CARNET_DEMO_PASSWORD") or "carnet-demo",
         jury_rule=env.get("CARNET_JURY_RULE", "one-per-college"),
         jury_access_days=_int(env, "CARNET_JURY_ACCESS_DAYS", 90),
+        pdf_concurrency=max(1, _int(env, "CARNET_PDF_CONCURRENCY", 2)),
         log_level=env.get("CARNET_LOG_LEVEL", "INFO"),
     )

@@ -10,7 +10,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from backend.documents import PHOTO_SCHEME, StoreFetcher
+from backend import documents
+from backend.documents import PHOTO_SCHEME
 from backend.domain import jury
 from backend.domain.progress import HeldBlock
 from backend.domain.referentials import (
@@ -295,7 +296,8 @@ def test_blocks_kept_for_life_have_no_expiry():
 def test_documents_load_stored_photos_and_nothing_else(tmp_path):
     store = LocalPhotoStore(tmp_path)
     sha = store.put(b"\xff\xd8 not really a jpeg")
-    fetcher = StoreFetcher(store)
+    assert documents.load() is None
+    fetcher = documents.store_fetcher(store)
     assert fetcher.fetch(f"{PHOTO_SCHEME}{sha}").read() == b"\xff\xd8 not really a jpeg"
     for url in ("http://example.test/x.png", "file:///etc/passwd", "data:,x",
                 f"{PHOTO_SCHEME}../../etc/passwd"):
@@ -306,6 +308,5 @@ def test_documents_load_stored_photos_and_nothing_else(tmp_path):
 def test_loading_the_pdf_renderer_leaves_pillow_refusing_truncated_images():
     from PIL import ImageFile
 
-    import backend.documents  # noqa: F401  (WeasyPrint turns the flag on when imported)
-
+    assert documents.load() is None  # WeasyPrint turns the flag on when imported
     assert ImageFile.LOAD_TRUNCATED_IMAGES is False

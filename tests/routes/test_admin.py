@@ -245,7 +245,7 @@ def test_smtp_urls_choose_starttls_on_587_and_decode_credentials():
     server = mail.parse_smtp_url("smtp://bob%40x.fr:p%C3%A2ss@smtp.example.fr:587")
     assert (server.host, server.port, server.tls) == ("smtp.example.fr", 587, "starttls")
     assert (server.user, server.password) == ("bob@x.fr", "pâss")
-    assert mail.parse_smtp_url("smtp://localhost:2525").tls == ""
+    assert mail.parse_smtp_url("smtp://localhost:2525").tls == "starttls"
     assert mail.parse_smtp_url("smtps://h.example").port == 465
 
 

@@ -584,3 +584,192 @@ async def test_no_certificate_or_attestation_without_an_acquired_block(client, w
     assert response.status_code == 409
     await f.login(client, w.other_candidate)
     assert (await client.get(f"/enrolments/{w.enrolment.id}/certificate.pdf")).status_code == 404
+
+
+async def test_without_pango_the_server_serves_and_pdfs_answer_503_naming_the_library(
+        client, app, w, monkeypatch):
+    import sys
+
+    from backend import documents
+
+    dossier = await submitted(client, app, w, session=w.session)
+    monkeypatch.setattr(documents, "_weasyprint", None)
+    # What importing WeasyPrint raises on a machine without Pango.
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    monkeypatch.setattr(documents, "_missing", "")
+    real_import = __import__
+
+    def no_pango(name, *args, **kwargs):
+        if name.startswith("weasyprint"):
+            raise OSError("cannot load library 'libpango-1.0-0': No such file")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.__import__", no_pango)
+    await f.login(client, w.jury_employer)
+    response = await client.get(f"/dossiers/{dossier['id']}.pdf")
+    assert response.status_code == 503 and "libpango" in response.text
+    assert (await client.get("/health")).status_code == 200
+
+
+# What a jury member reads: the dossiers of their sessions and the evidence frozen in them -----
+
+
+async def second_session_dossier(app, w) -> tuple[JurySession, object, dict, Observation, Photo]:
+    """Session 2, with one member, holding a BC01 dossier of the same candidate that freezes
+    one observation (rating a BC01 criterion and a BC04 one) and its photo. Returns the
+    session, its member, the dossier's JSON as the API gives it, the observation, the photo."""
+    member = await f.person("Juré de la session 2")
+    session = await f.jury_session(w.branch, (member, "employer"))
+    photo = await photo_row(app.state.photo_store, w.enrolment, w.tutor)
+    observation = await observation_row(
+        w.enrolment, w.tutor, date.today() - timedelta(days=2),
+        ratings={"C1.1.a": "met", "C4.1.a": "met"},
+        photos=[{"id": str(photo.id), "competency": "C1.1", "evidence": "Croquis"}])
+    manifest = jury.build_manifest(
+        ref=registry_ref(app), block_code="BC01",
+        enrolment={"id": w.enrolment.id, "candidate": w.candidate.id,
+                   "company": w.company.id},
+        observations=await Observation.filter(id=observation.id).values(
+            *jury.OBSERVATION_FIELDS),
+        photos=await Photo.filter(id=photo.id).values(*jury.PHOTO_FIELDS),
+        attestation={"person": w.tutor.id, "name": w.tutor.full_name, "role": "tutor",
+                     "at": jury.instant(utcnow())})
+    dossier = await Dossier.create(enrolment=w.enrolment, block_code="BC01", manifest=manifest,
+                                   manifest_sha256=jury.sha256_of(manifest),
+                                   submitted_by=w.tutor, submitted_at=utcnow(),
+                                   session=session)
+    return session, member, {"id": dossier.id, "manifest": manifest}, observation, photo
+
+
+async def statuses(client, urls: list[str]) -> dict[str, int]:
+    return {url: (await client.get(url)).status_code for url in urls}
+
+
+def dossier_urls(dossier_id: int) -> list[str]:
+    return [f"/api/v1/dossiers/{dossier_id}", f"/dossiers/{dossier_id}",
+            f"/dossiers/{dossier_id}.pdf"]
+
+
+def evidence_urls(manifest: dict) -> list[str]:
+    return [*(f"/api/v1/observations/{o['id']}" for o in manifest["observations"]),
+            *(f"/api/v1/photos/{p['id']}{size}" for p in manifest["photos"]
+              for size in ("", "?size=thumb"))]
+
+
+def enrolment_urls(enrolment_id: int) -> list[str]:
+    return [f"/api/v1/enrolments/{enrolment_id}", f"/api/v1/enrolments/{enrolment_id}/progress",
+            f"/enrolments/{enrolment_id}", f"/api/v1/enrolments/{enrolment_id}/outcome",
+            f"/enrolments/{enrolment_id}/outcome", f"/enrolments/{enrolment_id}/certificate.pdf"]
+
+
+async def test_a_jury_member_of_session_2_cannot_read_the_dossier_of_session_1(client, app, w):
+    first = await submitted(client, app, w, session=w.session)
+    _, member, _, _, _ = await second_session_dossier(app, w)
+    await f.login(client, member)
+    assert set((await statuses(client, dossier_urls(first["id"]))).values()) == {404}
+    body = (await client.get(f"/api/v1/dossiers/{first['id']}")).json()
+    assert body["code"] == "dossier_not_found"  # as for a dossier that does not exist
+
+
+async def test_a_jury_member_reads_the_assigned_dossier_its_pdf_and_its_frozen_photos(
+        client, app, w):
+    await submitted(client, app, w, session=w.session)
+    session, member, dossier, observation, photo = await second_session_dossier(app, w)
+    await f.login(client, member)
+    assert set((await statuses(client, [*dossier_urls(dossier["id"]),
+                                        *evidence_urls(dossier["manifest"])])).values()) == {200}
+    assert w.candidate.full_name in pdf_text(await client.get(f"/dossiers/{dossier['id']}.pdf"))
+    full = await client.get(f"/api/v1/photos/{photo.id}")
+    assert full.content == app.state.photo_store.path(photo.sha256).read_bytes()
+    items = (await client.get("/api/v1/jury-sessions")).json()["items"]
+    assert [(s["id"], [d["id"] for d in s["dossiers"]]) for s in items] == [
+        (session.id, [dossier["id"]])]
+
+
+async def test_a_jury_member_cannot_read_an_observation_outside_their_dossiers(client, app, w):
+    first = await submitted(client, app, w, session=w.session)
+    _, member, dossier, observation, _ = await second_session_dossier(app, w)
+    later = await observation_row(w.enrolment, w.tutor, date.today(), ratings={"C1.1.b": "met"})
+    await f.login(client, member)
+    outside = [f"/api/v1/observations/{o['id']}" for o in first["manifest"]["observations"]]
+    assert set((await statuses(client, [*outside, f"/api/v1/observations/{later.id}"])
+                ).values()) == {404}
+    frozen = (await client.get(f"/api/v1/observations/{observation.id}")).json()
+    # As the BC01 dossier froze it: not what it says of BC04, judged by another jury.
+    assert frozen["ratings"] == {"C1.1.a": "met"}
+    assert [p["id"] for p in frozen["photos"]] == [dossier["manifest"]["photos"][0]["id"]]
+
+
+async def test_a_jury_member_cannot_read_a_photo_outside_their_dossiers(client, app, w):
+    first = await submitted(client, app, w, session=w.session)
+    _, member, _, _, _ = await second_session_dossier(app, w)
+    unfrozen = await photo_row(app.state.photo_store, w.enrolment, w.tutor)
+    await f.login(client, member)
+    outside = [url for url in evidence_urls(first["manifest"]) if "/photos/" in url]
+    assert outside and set((await statuses(client, [
+        *outside, f"/api/v1/photos/{unfrozen.id}"])).values()) == {404}
+    body = (await client.get(outside[0])).json()
+    assert body["code"] == "photo_not_found"
+
+
+async def test_a_jury_member_never_reads_the_candidates_enrolment_or_live_progress(client, app,
+                                                                                   w):
+    await submitted(client, app, w, session=w.session)
+    _, member, _, _, _ = await second_session_dossier(app, w)
+    for who in (w.jury_employer, member):
+        await f.login(client, who)
+        assert set((await statuses(client, enrolment_urls(w.enrolment.id))).values()) == {404}
+        assert (await client.get("/api/v1/enrolments")).json()["items"] == []
+
+
+async def test_a_jury_member_loses_access_90_days_after_the_session_closed(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    await f.login(client, w.jury_employer)
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    closed = await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
+    assert closed.status_code == 200
+    closed_at = (await JurySession.get(id=w.session.id)).closed_at
+    session_urls = [f"/jury-sessions/{w.session.id}", f"/jury-sessions/{w.session.id}/minutes.pdf"]
+    urls = [*dossier_urls(dossier["id"]), *evidence_urls(dossier["manifest"]), *session_urls]
+    for days, expected in ((90, 200), (90.01, 404)):
+        app.state.clock = lambda days=days: closed_at + timedelta(days=days)
+        for who in (w.jury_employer, w.jury_employee):
+            await f.login(client, who)  # the clock moved past the login session's expiry
+            assert set((await statuses(client, urls)).values()) == {expected}, (days, who)
+            listed = (await client.get("/api/v1/jury-sessions")).json()["items"]
+            assert [s["id"] for s in listed] == ([w.session.id] if expected == 200 else [])
+    await f.login(client, w.admin)  # the branch keeps its records
+    assert set((await statuses(client, urls)).values()) == {200}
+    await f.login(client, w.candidate)
+    assert (await client.get(f"/api/v1/dossiers/{dossier['id']}")).status_code == 200
+
+
+async def test_the_jury_access_period_is_the_setting(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    await JurySession.filter(id=w.session.id).update(status="closed",
+                                                     closed_at=utcnow() - timedelta(days=11))
+    app.state.settings = app.state.settings.with_(jury_access_days=10)
+    await f.login(client, w.jury_employee)
+    assert (await client.get(f"/api/v1/dossiers/{dossier['id']}")).status_code == 404
+    app.state.settings = app.state.settings.with_(jury_access_days=12)
+    assert (await client.get(f"/api/v1/dossiers/{dossier['id']}")).status_code == 200
+
+
+async def test_a_jury_member_in_conflict_of_interest_reads_no_frozen_evidence(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    colleague = await f.person("Collègue juré", company_org=w.company)
+    await JuryMember.create(session=w.session, person=colleague, college="employee")
+    await f.login(client, colleague)
+    assert (await client.get(f"/api/v1/dossiers/{dossier['id']}")).status_code == 403
+    assert set((await statuses(client, evidence_urls(dossier["manifest"]))).values()) == {404}
+
+
+async def test_a_jury_member_who_is_also_a_candidate_cannot_reach_the_outcome_page_by_appealing(
+        client, app, w):
+    dossier = await refused_and_closed(client, app, w)
+    await f.enrolment(w.jury_employee, w.other_company)  # the juror is a candidate elsewhere
+    await f.login(client, w.jury_employee)
+    response = await client.post(f"/dossiers/{dossier['id']}/appeal", data={"grounds": "x"})
+    assert response.status_code == 403
+    assert "progression" not in response.text and BLOCK not in response.text
+    assert not await Dossier.filter(review_of_id=dossier["id"]).exists()

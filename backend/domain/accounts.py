@@ -113,7 +113,7 @@ async def invite(*, email: str, full_name: str, role: str, organisation: Organis
             using_db=conn)
         await audit.record("invitation.created", actor_id=by.id,
                            subject=f"invitation:{invitation.id}",
-                           payload={"email": email, "role": role}, connection=conn)
+                           payload={"role": role}, connection=conn)
     return IssuedInvitation(invitation, token)
 
 

@@ -35,6 +35,7 @@ from backend.models import (
     LoginSession,
     Observation,
     Person,
+    PersonToken,
     Photo,
     Tutorship,
 )
@@ -144,6 +145,7 @@ async def erase(person: Person, *, actor_id: int | None, store: Any, secret_key:
     async with in_transaction() as conn:
         await _invitations(person).using_db(conn).delete()
         await LoginSession.filter(person_id=person.id).using_db(conn).delete()
+        await PersonToken.filter(person_id=person.id).using_db(conn).delete()
         await AdminGrant.filter(person_id=person.id).using_db(conn).delete()
         await Person.filter(id=person.id).using_db(conn).update(
             full_name=found.pseudonym, email=f"erased-{person.id}@invalid", password_hash=None,

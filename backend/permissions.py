@@ -3,19 +3,25 @@
 Every route that touches an enrolment, an observation, a photo or a dossier asks
 here. Not visible → 404 (existence is not revealed); visible but not allowed to
 write → 403.
+
+A jury member has no tie to the enrolment: their seat lets them read the dossiers of
+their session and the evidence frozen in those dossiers' manifests, never the live
+enrolment, and only while the seat is in force (`jury_cutoff`). Those checks are in
+`backend.domain.dossiers`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from tortoise.expressions import Q
 
 from backend import sql
-from backend.auth import Identity, current_identity
+from backend.auth import Identity, current_identity, now
 from backend.errors import Forbidden, NotFound
-from backend.models import AdminGrant, Dossier, Enrolment, JuryMember, Organisation
+from backend.models import AdminGrant, Enrolment, Organisation
 
 
 @dataclass(frozen=True)
@@ -26,12 +32,10 @@ class Relation:
     admin: bool = False
     tutor: bool = False
     candidate: bool = False
-    jury: bool = False
-    conflicted: bool = False  # tutors or employs the candidate: may not decide
 
     @property
     def visible(self) -> bool:
-        return self.admin or self.tutor or self.candidate or self.jury
+        return self.admin or self.tutor or self.candidate
 
 
 async def admin_branch_ids(person_id: int) -> list[int]:
@@ -39,9 +43,9 @@ async def admin_branch_ids(person_id: int) -> list[int]:
 
 
 # The enrolment row and the caller's ties to it as EXISTS columns of the same statement:
-# every API call on an enrolment asks, so it costs one query, not four (backend/sql.py
-# says why it is written out). The parameters are the caller's id, three times, then the
-# enrolment's.
+# every API call on an enrolment asks, so it costs one query, not three (backend/sql.py
+# says why it is written out). The parameters are the caller's id, twice, then the
+# enrolment's. A seat in a jury is not a tie: it reads dossiers, not the enrolment.
 RELATION_SQL = (
     'SELECT e."id", e."candidate_id", e."company_id", e."referential_code", '
     'e."referential_version", e."access_route", e."started_on", e."revision", '
@@ -50,28 +54,23 @@ RELATION_SQL = (
     'ON o."branch_id" = g."organisation_id" '
     'WHERE g."person_id" = ? AND o."id" = e."company_id") AS "is_admin", '
     'EXISTS (SELECT 1 FROM "tutorship" t WHERE t."enrolment_id" = e."id" '
-    'AND t."tutor_id" = ? AND t."ended_on" IS NULL) AS "is_tutor", '
-    'EXISTS (SELECT 1 FROM "dossier" d JOIN "jury_member" m '
-    'ON m."session_id" = d."session_id" '
-    'WHERE d."enrolment_id" = e."id" AND m."person_id" = ?) AS "in_jury" '
+    'AND t."tutor_id" = ? AND t."ended_on" IS NULL) AS "is_tutor" '
     'FROM "enrolment" e WHERE e."id" = ?')
-TIES = ("is_admin", "is_tutor", "in_jury")
+TIES = ("is_admin", "is_tutor")
 
 
 async def relation_to(identity: Identity, enrolment_id: int) -> Relation:
     """Raises NotFound unless the caller may see the enrolment."""
     pid = identity.person.id
-    found = await sql.rows(RELATION_SQL, [pid, pid, pid, enrolment_id])
+    found = await sql.rows(RELATION_SQL, [pid, pid, enrolment_id])
     if not found:
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
     row = found[0]
-    admin, tutor, jury = (bool(row.pop(tie)) for tie in TIES)
+    admin, tutor = (bool(row.pop(tie)) for tie in TIES)
     # The ORM's own constructor for database rows (it converts SQLite's text).
     enrolment = Enrolment._init_from_db(**row)
-    conflicted = tutor or identity.person.company_id == enrolment.company_id
     relation = Relation(enrolment=enrolment, admin=admin, tutor=tutor,
-                        candidate=enrolment.candidate_id == pid,
-                        jury=not conflicted and jury, conflicted=conflicted)
+                        candidate=enrolment.candidate_id == pid)
     if not relation.visible:
         raise NotFound("Parcours introuvable.", code="enrolment_not_found")
     return relation
@@ -107,16 +106,8 @@ async def visible_enrolments_query(identity: Identity):
     """Enrolments the caller may list: the same rules as relation_to, as one query."""
     pid = identity.person.id
     branches = await admin_branch_ids(pid)
-    company_id = identity.person.company_id
-    jury_ids = await Dossier.filter(session__members__person_id=pid).exclude(
-        enrolment__tutorships__tutor_id=pid).values_list("enrolment_id", flat=True)
     condition = (Q(candidate_id=pid) | Q(tutorships__tutor_id=pid, tutorships__ended_on=None)
                  | Q(company__branch_id__in=branches or [-1]))
-    if jury_ids:
-        jury_q = Q(id__in=jury_ids)
-        if company_id is not None:
-            jury_q &= ~Q(company_id=company_id)
-        condition |= jury_q
     return Enrolment.filter(condition).distinct()
 
 
@@ -124,5 +115,18 @@ async def admin_organisations(identity: Identity) -> list[Organisation]:
     return await Organisation.filter(admin_grants__person_id=identity.person.id)
 
 
-async def jury_seat(identity: Identity, session_id: int) -> JuryMember | None:
-    return await JuryMember.get_or_none(session_id=session_id, person_id=identity.person.id)
+# Jury seats in force ---------------------------------------------------------------------------
+
+
+def jury_cutoff(request: Request) -> datetime:
+    """Sessions closed before this instant no longer give their members anything to read:
+    a jury needs the candidate's evidence to decide and to answer for its decision, not
+    for ever (`CARNET_JURY_ACCESS_DAYS`)."""
+    return now(request) - timedelta(days=request.app.state.settings.jury_access_days)
+
+
+def seat_in_force(cutoff: datetime, session: str = "") -> Q:
+    """The sessions (`session` is the path to them, e.g. "session__") whose members still
+    read: open, or closed since `cutoff`. A closed session without its closing instant
+    gives nothing."""
+    return Q(**{f"{session}status": "open"}) | Q(**{f"{session}closed_at__gte": cutoff})

@@ -46,7 +46,7 @@ from backend.models import (
     Photo,
     Tutorship,
 )
-from backend.permissions import Relation, admin_branch_ids, relation_to
+from backend.permissions import Relation, admin_branch_ids, relation_to, seat_in_force
 from backend.storage import PhotoStore
 
 Clock = Callable[[], datetime]
@@ -115,8 +115,8 @@ async def conflicts(person_ids: Iterable[int], enrolments: dict[int, int], conn:
 @dataclass(frozen=True)
 class Access:
     dossier: Dossier
-    relation: Relation  # the caller's ties to the enrolment
-    seat: JuryMember | None  # the caller's seat in the dossier's session
+    relation: Relation  # the caller's ties to the enrolment (none for a member who only sits)
+    seat: JuryMember | None  # the caller's seat in the dossier's session, while in force
     conflict: str | None  # why the caller may not decide on this candidate
 
     @property
@@ -124,16 +124,26 @@ class Access:
         return self.seat is not None and self.conflict is None
 
 
-async def dossier_access(identity: Identity, dossier_id: int) -> Access:
-    """Seen by whoever sees the enrolment, and by the members of the dossier's session; a
-    member in conflict of interest who has no other tie gets 403, others 404."""
+async def seat_for(identity: Identity, dossier: Dossier, cutoff: datetime
+                   ) -> JuryMember | None:
+    """The caller's seat in the dossier's own session, while it is in force (the session
+    open, or closed since `cutoff`). A seat in another session of the same candidate gives
+    nothing: each dossier is read by the jury it was assigned to."""
+    if dossier.session_id is None:
+        return None
+    return await JuryMember.filter(seat_in_force(cutoff, "session__"),
+                                   session_id=dossier.session_id,
+                                   person_id=identity.id).first()
+
+
+async def dossier_access(identity: Identity, dossier_id: int, *, cutoff: datetime) -> Access:
+    """Seen by whoever sees the enrolment, and by the members of the dossier's session while
+    their seat is in force; a member in conflict of interest who has no other tie gets 403
+    (the session lists the dossier to them), anyone else 404."""
     dossier = await Dossier.get_or_none(id=dossier_id).select_related("enrolment")
     if dossier is None:
         raise dossier_not_found()
-    seat = None
-    if dossier.session_id is not None:
-        seat = await JuryMember.get_or_none(session_id=dossier.session_id,
-                                            person_id=identity.id)
+    seat = await seat_for(identity, dossier, cutoff)
     try:
         relation = await relation_to(identity, dossier.enrolment_id)
     except NotFound:
@@ -145,10 +155,33 @@ async def dossier_access(identity: Identity, dossier_id: int) -> Access:
         conflict = found.get((identity.id, dossier.enrolment_id))
     if relation is None and seat is None:
         raise dossier_not_found()
-    if relation is None:
+    if relation is None and conflict:
         raise Forbidden(f"Conflit d'intérêts ({conflict}) : vous ne siégez pas pour ce dossier.",
                         code="conflict_of_interest")
-    return Access(dossier, relation, seat, conflict)
+    return Access(dossier, relation or Relation(enrolment=dossier.enrolment), seat, conflict)
+
+
+async def jury_evidence(identity: Identity, enrolment_id: int, kind: str, row_id: str, *,
+                        cutoff: datetime) -> list[dict[str, Any]]:
+    """The entries of one observation or photo (`kind` is "observations" or "photos") in the
+    manifests of the dossiers the caller reads as a jury member: dossiers of this enrolment
+    in sessions where they hold a seat in force, free of conflict of interest. Empty when the
+    row is not frozen in any of them: what a jury reads is what was frozen for it."""
+    rows = await Dossier.filter(seat_in_force(cutoff, "session__"), enrolment_id=enrolment_id,
+                                session__members__person_id=identity.id).values_list(
+        "manifest", "enrolment__company_id")
+    if not rows:
+        return []
+    if await conflicts([identity.id], {enrolment_id: rows[0][1]}):
+        return []
+    return [entry for manifest, _ in rows if jury.readable(manifest)
+            for entry in manifest[kind] if isinstance(entry, dict) and entry.get("id") == row_id]
+
+
+def require_appellant(access: Access) -> None:
+    if not (access.relation.candidate or access.relation.admin):
+        raise Forbidden("Seul le candidat (ou l'administrateur pour lui) forme un recours.",
+                        code="not_appellant")
 
 
 def require_decider(access: Access) -> None:
@@ -334,11 +367,13 @@ async def assignment_view(identity: Identity, session_id: int) -> dict[str, Any]
 # Jury sessions: listing ---------------------------------------------------------------------
 
 
-async def visible_sessions(identity: Identity) -> list[JurySession]:
-    """Sessions the caller sits on, and every session of the branches they administer."""
+async def visible_sessions(identity: Identity, cutoff: datetime) -> list[JurySession]:
+    """Sessions the caller sits on (while the seat is in force), and every session of the
+    branches they administer."""
     branches = await admin_branch_ids(identity.id)
     return list(await JurySession.filter(
-        Q(members__person_id=identity.id) | Q(organisation_id__in=branches or [-1])
+        (Q(members__person_id=identity.id) & seat_in_force(cutoff))
+        | Q(organisation_id__in=branches or [-1])
     ).distinct().order_by("-held_on", "-id"))
 
 
@@ -353,18 +388,20 @@ async def session_view(identity: Identity, session: JurySession,
             "problems": problems, "vice_president": jury.vice_president(members)}
 
 
-async def sessions_overview(identity: Identity, rule: str) -> list[dict[str, Any]]:
-    sessions = await visible_sessions(identity)
+async def sessions_overview(identity: Identity, rule: str, cutoff: datetime
+                            ) -> list[dict[str, Any]]:
+    sessions = await visible_sessions(identity, cutoff)
     members = await session_members([s.id for s in sessions])
     return [await session_view(identity, s, members[s.id], rule) for s in sessions]
 
 
-async def session_for(identity: Identity, session_id: int) -> JurySession:
-    """A session the caller sits on or administers, else 404."""
+async def session_for(identity: Identity, session_id: int, cutoff: datetime) -> JurySession:
+    """A session the caller sits on (while the seat is in force) or administers, else 404."""
     session = await JurySession.get_or_none(id=session_id)
     if session is None:
         raise session_not_found()
-    if await JuryMember.filter(session_id=session.id, person_id=identity.id).exists():
+    if await JuryMember.filter(seat_in_force(cutoff, "session__"), session_id=session.id,
+                               person_id=identity.id).exists():
         return session
     if session.organisation_id in await admin_branch_ids(identity.id):
         return session
@@ -403,8 +440,8 @@ def check_manifest(dossier: Dossier) -> None:
 
 
 async def decide(identity: Identity, dossier_id: int, data: jury.DecisionInput, *,
-                 clock: Clock) -> Decision:
-    access = await dossier_access(identity, dossier_id)
+                 clock: Clock, cutoff: datetime) -> Decision:
+    access = await dossier_access(identity, dossier_id, cutoff=cutoff)
     require_decider(access)
     dossier = access.dossier
     try:
@@ -454,8 +491,8 @@ def decision_record(d: Decision) -> dict[str, Any]:
 # Closing ------------------------------------------------------------------------------------
 
 
-async def president_seat(identity: Identity, session_id: int) -> JuryMember:
-    session = await session_for(identity, session_id)
+async def president_seat(identity: Identity, session_id: int, cutoff: datetime) -> JuryMember:
+    session = await session_for(identity, session_id, cutoff)
     seat = await JuryMember.get_or_none(session_id=session.id, person_id=identity.id)
     if seat is None or not seat.is_president:
         raise Forbidden("Seul le président de la session la clôt.", code="not_president")
@@ -463,10 +500,10 @@ async def president_seat(identity: Identity, session_id: int) -> JuryMember:
 
 
 async def close_session(identity: Identity, session_id: int, *, rule: str,
-                        clock: Clock) -> JurySession:
+                        clock: Clock, cutoff: datetime) -> JurySession:
     """The president closes: every dossier decided, the composition rule met (for the session,
     and for each dossier by the members free of conflict). Decisions are final afterwards."""
-    await president_seat(identity, session_id)
+    await president_seat(identity, session_id, cutoff)
     async with in_transaction() as conn:
         session = await JurySession.select_for_update().using_db(conn).get(id=session_id)
         if session.status != "open":
@@ -520,8 +557,8 @@ def minutes_record(session: JurySession, members: list[JuryMember],
 
 
 async def minutes_view(identity: Identity, session_id: int, registry: Registry,
-                       rule: str) -> dict[str, Any]:
-    session = await session_for(identity, session_id)
+                       rule: str, cutoff: datetime) -> dict[str, Any]:
+    session = await session_for(identity, session_id, cutoff)
     members = (await session_members([session.id]))[session.id]
     view = await session_view(identity, session, members, rule)
     deciders = dict(await Person.filter(id__in=[line.decision.decided_by_id for line in
@@ -542,13 +579,12 @@ async def minutes_view(identity: Identity, session_id: int, registry: Registry,
 # Appeals ------------------------------------------------------------------------------------
 
 
-async def appeal(identity: Identity, dossier_id: int, grounds: str, *, clock: Clock) -> Dossier:
+async def appeal(identity: Identity, dossier_id: int, grounds: str, *, clock: Clock,
+                 cutoff: datetime) -> Dossier:
     """A reasoned appeal against a final refusal: a new dossier reviewing the same frozen
     evidence (`review_of`), to be assigned to a session and decided like any other."""
-    access = await dossier_access(identity, dossier_id)
-    if not (access.relation.candidate or access.relation.admin):
-        raise Forbidden("Seul le candidat (ou l'administrateur pour lui) forme un recours.",
-                        code="not_appellant")
+    access = await dossier_access(identity, dossier_id, cutoff=cutoff)
+    require_appellant(access)
     original = access.dossier
     decision = await Decision.get_or_none(dossier_id=original.id).select_related(
         "dossier__session")

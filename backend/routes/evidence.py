@@ -8,11 +8,17 @@ from starlette.routing import Route
 
 from backend.access import AUTHENTICATED, allow
 from backend.auth import Identity, current_identity, now
-from backend.domain import evidence
+from backend.domain import dossiers, evidence
 from backend.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
 from backend.http import MAX_ROW_ID, json_body, json_response, row_id
 from backend.models import Observation, Photo
-from backend.permissions import Relation, relation_to, require_photo_writer, require_writer
+from backend.permissions import (
+    Relation,
+    jury_cutoff,
+    relation_to,
+    require_photo_writer,
+    require_writer,
+)
 from backend.storage import PhotoStore, parse_content_digest
 
 
@@ -71,23 +77,32 @@ async def put_photo(request: Request) -> Response:
     return json_response(stored.body, 201 if stored.created else 200)
 
 
-async def visible_row(identity: Identity, model, row_id: str, missing: NotFound):
-    """The photo or observation, if the caller may see its enrolment; else the same
-    404 as for an unknown id (existence is not revealed)."""
-    row = await model.get_or_none(id=row_id)
+async def visible_row(request: Request, model, missing: NotFound
+                      ) -> tuple[Photo | Observation, list[dict] | None]:
+    """The photo or observation, if the caller may see its enrolment, with None; or, for a
+    jury member, if it is frozen in a dossier they read, with its entries in those dossiers'
+    manifests. Else the same 404 as for an unknown id (existence is not revealed)."""
+    identity = await current_identity(request)
+    row = await model.get_or_none(id=path_uuid(request))
     if row is None:
         raise missing
     try:
         await relation_to(identity, row.enrolment_id)
+        return row, None
     except NotFound:
-        raise missing from None
-    return row
+        pass
+    kind = "photos" if model is Photo else "observations"
+    frozen = await dossiers.jury_evidence(identity, row.enrolment_id, kind, str(row.id),
+                                          cutoff=jury_cutoff(request))
+    if not frozen:
+        raise missing
+    return row, frozen
 
 
 @allow(AUTHENTICATED)
 async def get_photo(request: Request) -> Response:
-    photo = await visible_row(await current_identity(request), Photo, path_uuid(request),
-                              NotFound("Photo introuvable.", code="photo_not_found"))
+    photo, _ = await visible_row(request, Photo,
+                                 NotFound("Photo introuvable.", code="photo_not_found"))
     sha = photo.thumb_sha256 if request.query_params.get("size") == "thumb" else photo.sha256
     etag = f'"{sha}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400",
@@ -125,11 +140,21 @@ async def put_observation(request: Request) -> Response:
     return json_response(stored.body, 201 if stored.created else 200)
 
 
+def as_frozen(observation: Observation, entries: list[dict]) -> Observation:
+    """The observation as the jury's dossiers froze it: ratings of their blocks' criteria
+    and the photos cited for them, not what it says about other blocks."""
+    ratings = {code: value for e in entries for code, value in e.get("ratings", {}).items()}
+    photos = list({p["id"]: p for e in entries for p in e.get("photos", [])}.values())
+    observation.ratings, observation.photos = ratings, photos
+    return observation
+
+
 @allow(AUTHENTICATED)
 async def get_observation(request: Request) -> Response:
-    observation = await visible_row(
-        await current_identity(request), Observation, path_uuid(request),
-        NotFound("Observation introuvable.", code="observation_not_found"))
+    observation, frozen = await visible_row(
+        request, Observation, NotFound("Observation introuvable.", code="observation_not_found"))
+    if frozen is not None:
+        observation = as_frozen(observation, frozen)
     missing = await evidence.missing_photos(observation.photos, observation.enrolment_id)
     return json_response(evidence.observation_json(observation, missing))
 

@@ -27,7 +27,7 @@ from backend.errors import CarnetError, Conflict
 from backend.http import json_body, json_response, referential_of
 from backend.models import Decision, Organisation, Person
 from backend.pages import render
-from backend.permissions import Relation, admin_branch_ids, path_relation
+from backend.permissions import Relation, admin_branch_ids, jury_cutoff, path_relation
 
 PARIS = ZoneInfo("Europe/Paris")
 
@@ -163,20 +163,20 @@ def jury_rule(request: Request) -> str:
 @allow("jury", "admin")
 async def api_sessions(request: Request) -> Response:
     identity = await current_identity(request)
-    views = await dossiers.sessions_overview(identity, jury_rule(request))
+    views = await dossiers.sessions_overview(identity, jury_rule(request), jury_cutoff(request))
     return json_response({"items": [dossiers.session_json(v, identity) for v in views]})
 
 
 @allow("jury", "admin")
 async def jury_home(request: Request) -> Response:
     identity = await current_identity(request)
-    views = await dossiers.sessions_overview(identity, jury_rule(request))
+    views = await dossiers.sessions_overview(identity, jury_rule(request), jury_cutoff(request))
     return await page(request, "home.html", {"views": views})
 
 
 async def session_page_view(request: Request, error: str = "", status: int = 200) -> Response:
     identity = await current_identity(request)
-    session = await dossiers.session_for(identity, path_id(request))
+    session = await dossiers.session_for(identity, path_id(request), jury_cutoff(request))
     members = (await dossiers.session_members([session.id]))[session.id]
     view = await dossiers.session_view(identity, session, members, jury_rule(request))
     branches = await admin_branch_ids(identity.id)
@@ -194,7 +194,7 @@ async def session_page(request: Request) -> Response:
 async def api_close(request: Request) -> Response:
     identity = await current_identity(request)
     session = await dossiers.close_session(identity, path_id(request), rule=jury_rule(request),
-                                           clock=clock(request))
+                                           clock=clock(request), cutoff=jury_cutoff(request))
     members = (await dossiers.session_members([session.id]))[session.id]
     view = await dossiers.session_view(identity, session, members, jury_rule(request))
     return json_response(dossiers.session_json(view, identity))
@@ -206,7 +206,7 @@ async def close_form(request: Request) -> Response:
 
     async def action(form) -> Any:
         await dossiers.close_session(identity, path_id(request), rule=jury_rule(request),
-                                     clock=clock(request))
+                                     clock=clock(request), cutoff=jury_cutoff(request))
         return f"{request.url_for('jury_session', id=path_id(request))}?closed=1"
 
     return await form_action(request, action, lambda error, status: session_page_view(
@@ -235,9 +235,15 @@ async def assign_page(request: Request) -> Response:
 # Reviewing and deciding ---------------------------------------------------------------------
 
 
+async def read_access(request: Request) -> dossiers.Access:
+    """The caller's access to the dossier the path names (404 when they may not read it)."""
+    return await dossiers.dossier_access(await current_identity(request), path_id(request),
+                                         cutoff=jury_cutoff(request))
+
+
 @allow(AUTHENTICATED)
 async def api_dossier(request: Request) -> Response:
-    access = await dossiers.dossier_access(await current_identity(request), path_id(request))
+    access = await read_access(request)
     decision = await Decision.get_or_none(dossier_id=access.dossier.id)
     return json_response(dossiers.dossier_json(access.dossier, decision, manifest=True))
 
@@ -252,7 +258,7 @@ async def review_context(request: Request, access: dossiers.Access) -> dict[str,
 
 
 async def review_page_view(request: Request, error: str = "", status: int = 200) -> Response:
-    access = await dossiers.dossier_access(await current_identity(request), path_id(request))
+    access = await read_access(request)
     context = await review_context(request, access)
     return await page(request, "dossier.html", {
         **context, "error": error, "decided": request.query_params.get("decided")}, status)
@@ -266,9 +272,10 @@ async def review_page(request: Request) -> Response:
 @allow("jury")
 async def api_decide(request: Request) -> Response:
     identity = await current_identity(request)
-    await dossiers.dossier_access(identity, path_id(request))  # who may, before what
+    await read_access(request)  # who may, before what
     data = jury.parse_decision(await json_body(request))
-    decision = await dossiers.decide(identity, path_id(request), data, clock=clock(request))
+    decision = await dossiers.decide(identity, path_id(request), data, clock=clock(request),
+                                     cutoff=jury_cutoff(request))
     return json_response(dossiers.decision_json(decision), 201)
 
 
@@ -279,7 +286,8 @@ async def decide_form(request: Request) -> Response:
     async def action(form) -> Any:
         data = jury.parse_decision({key: form.get(key) for key in
                                     ("outcome", "reasons", "recommendations")})
-        await dossiers.decide(identity, path_id(request), data, clock=clock(request))
+        await dossiers.decide(identity, path_id(request), data, clock=clock(request),
+                              cutoff=jury_cutoff(request))
         return f"{request.url_for('jury_dossier', id=path_id(request))}?decided=1"
 
     return await form_action(request, action, lambda error, status: review_page_view(
@@ -292,9 +300,10 @@ async def decide_form(request: Request) -> Response:
 @allow("candidate", "admin")
 async def api_appeal(request: Request) -> Response:
     identity = await current_identity(request)
-    await dossiers.dossier_access(identity, path_id(request))  # who may, before what
+    await read_access(request)  # who may, before what
     grounds = jury.parse_grounds(await json_body(request))
-    dossier = await dossiers.appeal(identity, path_id(request), grounds, clock=clock(request))
+    dossier = await dossiers.appeal(identity, path_id(request), grounds, clock=clock(request),
+                                    cutoff=jury_cutoff(request))
     return json_response(dossiers.dossier_json(dossier, manifest=True), 201,
                          {"Location": str(request.url_for("api_dossier", id=dossier.id))})
 
@@ -302,12 +311,16 @@ async def api_appeal(request: Request) -> Response:
 @allow("candidate", "admin")
 async def appeal_form(request: Request) -> Response:
     identity = await current_identity(request)
-    access = await dossiers.dossier_access(identity, path_id(request))
+    access = await read_access(request)
+    # Before anything else: a refused form shows the enrolment's outcome page again, which
+    # only the appellants may see (a jury member who is also a candidate elsewhere may not).
+    dossiers.require_appellant(access)
     enrolment_id = access.dossier.enrolment_id
 
     async def action(form) -> Any:
         grounds = jury.parse_grounds({"grounds": form.get("grounds")})
-        await dossiers.appeal(identity, path_id(request), grounds, clock=clock(request))
+        await dossiers.appeal(identity, path_id(request), grounds, clock=clock(request),
+                              cutoff=jury_cutoff(request))
         return f"{request.url_for('jury_outcome', id=enrolment_id)}?appealed=1"
 
     return await form_action(request, action, lambda error, status: outcome_page_view(
@@ -323,7 +336,7 @@ def document_context(context: dict[str, Any]) -> dict[str, Any]:
 
 @allow(AUTHENTICATED)
 async def dossier_pdf(request: Request) -> Response:
-    access = await dossiers.dossier_access(await current_identity(request), path_id(request))
+    access = await read_access(request)
     context = await review_context(request, access)
     data = await documents.pdf(request, "documents/dossier.html", document_context(context))
     return documents.pdf_response(data, f"dossier-{access.dossier.id}.pdf")
@@ -333,7 +346,8 @@ async def dossier_pdf(request: Request) -> Response:
 async def minutes_pdf(request: Request) -> Response:
     identity = await current_identity(request)
     registry = request.app.state.registry
-    view = await dossiers.minutes_view(identity, path_id(request), registry, jury_rule(request))
+    view = await dossiers.minutes_view(identity, path_id(request), registry, jury_rule(request),
+                                       jury_cutoff(request))
     session = view["session"]
     lines = view["lines"]
     outcomes = [line.decision.outcome for line in lines if line.decision]

@@ -3,6 +3,10 @@ without one fails `test_every_route_has_a_row_in_the_matrix`.
 
 A row says, for each caller, what it gets on its own object and on someone
 else's: OK (allowed: any answer but 401/403/404), or the refusal status.
+
+The jury member's "own" objects are the dossier assigned to their session and the
+evidence frozen in its manifest: the candidate's enrolment itself (progress, pages,
+evidence outside the dossier, the candidate's other dossiers) is never theirs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import pytest
 from starlette.routing import Mount, Route
 
 from backend.auth import utcnow
+from backend.domain import jury
 from backend.models import Dossier, Invitation, JuryMember, Observation, Photo
 from tests import factories as f
 from tests.images import jpeg
@@ -64,17 +69,20 @@ PUBLIC = same()
 SIGNED_IN = same(anonymous=401)
 PER_ENROLMENT = {  # reading an enrolment's things: others' are hidden (404)
     "anonymous": (401, 401), "outsider": (404, 404), "admin": (OK, OK), "tutor": (OK, 404),
-    "candidate": (OK, 404), "jury": (OK, 404)}
+    "candidate": (OK, 404), "jury": (404, 404)}
+FROZEN = {**PER_ENROLMENT, "jury": (OK, 404)}  # evidence in the jury's dossier
 ADMIN_ONLY = same(anonymous=401, outsider=403, tutor=403, candidate=403, jury=403)
 ADMIN_OBJECT = {**ADMIN_ONLY, "admin": (OK, 404)}
 SUBMIT = {**ADMIN_ONLY, "admin": (OK, OK), "tutor": (OK, 404)}
 JURY_LISTS = same(anonymous=401, outsider=403, tutor=403, candidate=403)
 SESSION_PAGES = {**JURY_LISTS, "admin": (OK, 404), "jury": (OK, 404)}
-DOSSIER_READS = {**PER_ENROLMENT, "outsider": (404, 404), "admin": (OK, OK)}
+DOSSIER_READS = {**FROZEN, "outsider": (404, 404), "admin": (OK, OK)}
+# The same candidate's dossier in a session the jury member does not sit on.
+UNASSIGNED_DOSSIER_READS = {**DOSSIER_READS, "jury": (404, 404)}
 DECIDE = {**ADMIN_ONLY, "admin": (403, 403), "jury": (OK, 404)}
 APPEAL = {**ADMIN_ONLY, "admin": (OK, OK), "candidate": (OK, 404)}
 CLOSE = DECIDE
-TUTOR_WRITES = {**PER_ENROLMENT, "admin": (403, 403), "candidate": (403, 404), "jury": (403, 404)}
+TUTOR_WRITES = {**PER_ENROLMENT, "admin": (403, 403), "candidate": (403, 404)}
 PHOTO_WRITES = {**TUTOR_WRITES, "candidate": (OK, 404)}
 
 ROWS = [
@@ -117,12 +125,17 @@ ROWS = [
                         {"content": b"x", "headers": {"Content-Digest": "sha-256=:AA==:"}}),
         PHOTO_WRITES),
     Row("GET", "/api/v1/photos/{uuid}",
-        lambda w, own: (f"/api/v1/photos/{w.photos[own]}", {}), PER_ENROLMENT),
+        lambda w, own: (f"/api/v1/photos/{w.photos[own]}", {}), FROZEN),
+    Row("GET", "/api/v1/photos/{uuid}",
+        lambda w, own: (f"/api/v1/photos/{w.loose_photos[own]}", {}), PER_ENROLMENT),
     Row("PUT", "/api/v1/observations/{uuid}",
         lambda w, own: (f"/api/v1/observations/{uuid.uuid4()}",
                         {"json": observation_body(w, own)}), TUTOR_WRITES),
     Row("GET", "/api/v1/observations/{uuid}",
-        lambda w, own: (f"/api/v1/observations/{w.observations[own]}", {}), PER_ENROLMENT),
+        lambda w, own: (f"/api/v1/observations/{w.observations[own]}", {}), FROZEN),
+    Row("GET", "/api/v1/observations/{uuid}",
+        lambda w, own: (f"/api/v1/observations/{w.loose_observations[own]}", {}),
+        PER_ENROLMENT),
     # --- progress and the candidate's pages
     Row("GET", "/api/v1/enrolments/{id:int}/progress",
         lambda w, own: (f"/api/v1/enrolments/{enrolment_of(w, own)}/progress", {}),
@@ -133,7 +146,7 @@ ROWS = [
         lambda w, own: (f"/enrolments/{enrolment_of(w, own)}", {}), PER_ENROLMENT),
     Row("POST", "/enrolments/{id:int}/reflections",
         lambda w, own: (f"/enrolments/{enrolment_of(w, own)}/reflections", {"data": {}}),
-        {**PER_ENROLMENT, "admin": (403, 403), "jury": (403, 404)}),
+        {**PER_ENROLMENT, "admin": (403, 403)}),
     Row("GET", "/admin/figures", plain("/admin/figures"), ADMIN_ONLY),
     Row("GET", "/admin/enrolments/{id:int}/move",
         admin_object("/admin/enrolments/{}/move", "enrolment"), ADMIN_OBJECT),
@@ -186,6 +199,9 @@ ROWS = [
           ("POST", "/dossiers/{id:int}/decision", DECIDE),
           ("POST", "/api/v1/dossiers/{id:int}/appeal", APPEAL),
           ("POST", "/dossiers/{id:int}/appeal", APPEAL))],
+    *[Row("GET", path, lambda w, own, path=path: (
+        path.replace("{id:int}", str(w.unassigned_dossiers[own])), {}), UNASSIGNED_DOSSIER_READS)
+      for path in ("/api/v1/dossiers/{id:int}", "/dossiers/{id:int}", "/dossiers/{id:int}.pdf")],
     # Closing last: it ends the session's decisions for the rows above.
     *[Row("POST", path, lambda w, own, path=path: (
         path.replace("{id:int}", str(pick(w, own, "session"))),
@@ -259,25 +275,26 @@ async def test_every_route_has_a_row_in_the_matrix(app):
     assert not rows - app_routes(app), "rows for routes that no longer exist"
 
 
-async def matrix_world(store):
-    """f.world(), plus a photo and an observation on each enrolment, and a dossier
-    of the candidate's enrolment in the jury's session."""
+async def matrix_world(app):
+    """f.world(), plus on each enrolment a photo and an observation citing it, frozen in a
+    dossier (in the jury's session for the candidate's enrolment), and a photo and an
+    observation recorded after; and a dossier of the candidate in a session the jury member
+    does not sit on."""
+    store = app.state.photo_store
     w = await f.world()
-    w.photos, w.observations = {}, {}
+    w.photos, w.observations, w.loose_photos, w.loose_observations = {}, {}, {}, {}
+    w.dossiers, w.unassigned_dossiers = {}, {}
+    elsewhere = await f.jury_session(w.branch, (await f.person("Juré d'ailleurs"), "employer"))
     for own, e, author in ((True, w.enrolment, w.tutor), (False, w.other_enrolment,
                                                          w.other_tutor)):
-        photo_id, sha = uuid.uuid4(), store.put(jpeg((40, 30)))
-        await Photo.create(id=photo_id, enrolment=e, uploaded_by=author, author_role="tutor",
-                           received_sha256=sha, sha256=sha, content_type="image/jpeg",
-                           size=1, width=40, height=30, thumb_sha256=sha, thumb_size=1)
-        w.photos[own] = photo_id
-        w.observations[own] = await observation_row(e, author)
-    w.dossiers = {}
-    for own, e, session in ((True, w.enrolment, w.session), (False, w.other_enrolment, None)):
-        dossier = await Dossier.create(enrolment=e, block_code="BC02", manifest={},
-                                       manifest_sha256="d" * 64, submitted_by=w.tutor,
-                                       submitted_at=utcnow(), session=session)
+        w.photos[own] = await photo_row(store, e, author)
+        w.observations[own] = await observation_row(e, author, photos=[w.photos[own]])
+        dossier = await frozen_dossier(app, e, author, w.session if own else None)
         w.dossiers[own] = dossier.id
+        w.unassigned_dossiers[own] = (await frozen_dossier(app, e, author, elsewhere)).id
+        w.loose_photos[own] = await photo_row(store, e, author)
+        w.loose_observations[own] = await observation_row(e, author,
+                                                          photos=[w.loose_photos[own]])
     await add_admin_objects(w, w)
     w.elsewhere = await f.world()  # another branch, with its own admin
     await add_admin_objects(w.elsewhere, w.elsewhere)
@@ -293,13 +310,36 @@ async def add_admin_objects(w, target) -> None:
         expires_at=utcnow() + timedelta(days=1))
 
 
-async def observation_row(e, author) -> uuid.UUID:
+async def photo_row(store, e, author) -> uuid.UUID:
+    photo_id, sha = uuid.uuid4(), store.put(jpeg((40, 30)))
+    await Photo.create(id=photo_id, enrolment=e, uploaded_by=author, author_role="tutor",
+                       received_sha256=sha, sha256=sha, content_type="image/jpeg",
+                       size=1, width=40, height=30, thumb_sha256=sha, thumb_size=1)
+    return photo_id
+
+
+async def observation_row(e, author, photos=()) -> uuid.UUID:
     oid = uuid.uuid4()
     await Observation.create(id=oid, enrolment=e, author=author, author_role="tutor",
                              kind="observation", referential_version=e.referential_version,
                              observed_on=e.started_on, situation="s", ratings={"C1.1.a": "met"},
-                             content_sha256="e" * 64)
+                             photos=[{"id": str(p), "competency": "C1.1", "evidence": None}
+                                     for p in photos], content_sha256="e" * 64)
     return oid
+
+
+async def frozen_dossier(app, e, author, session) -> Dossier:
+    """A BC01 dossier of `e` freezing its evidence as it stands (the rows built so far)."""
+    manifest = jury.build_manifest(
+        ref=app.state.registry.get(*f.CQP), block_code="BC01",
+        enrolment={"id": e.id, "candidate": e.candidate_id, "company": e.company_id},
+        observations=await Observation.filter(enrolment=e).values(*jury.OBSERVATION_FIELDS),
+        photos=await Photo.filter(enrolment=e).values(*jury.PHOTO_FIELDS),
+        attestation={"person": author.id, "name": author.full_name, "role": "tutor",
+                     "at": jury.instant(utcnow())})
+    return await Dossier.create(enrolment=e, block_code="BC01", manifest=manifest,
+                                manifest_sha256=jury.sha256_of(manifest), submitted_by=author,
+                                submitted_at=utcnow(), session=session)
 
 
 def caller(w, role: str):
@@ -315,7 +355,7 @@ def verdict(status: int) -> str | int:
 async def test_each_role_gets_exactly_what_the_matrix_says(app, role):
     import httpx
 
-    w = await matrix_world(app.state.photo_store)
+    w = await matrix_world(app)
     transport = httpx.ASGITransport(app=app)
     failures = []
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:

@@ -30,6 +30,13 @@ class BadRequest(CarnetError):
     pass
 
 
+class ClientDisconnected(BadRequest):
+    """The client left before sending its whole body: nobody reads the answer."""
+
+    code = "client_disconnected"
+    message = "Envoi interrompu."
+
+
 class ValidationFailed(CarnetError):
     status = 422
     code = "validation_failed"
@@ -76,6 +83,13 @@ class PayloadTooLarge(CarnetError):
     status = 413
     code = "payload_too_large"
     message = "Le fichier envoyé est trop volumineux."
+
+
+class BodyTooLarge(PayloadTooLarge):
+    """A JSON or form body past its bound, refused while it streams in."""
+
+    code = "body_too_large"
+    message = "Le corps de la requête est trop volumineux."
 
 
 class UnsupportedMediaType(CarnetError):

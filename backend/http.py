@@ -1,4 +1,9 @@
-"""Small HTTP helpers shared by the route modules: JSON bodies, answers, errors."""
+"""Small HTTP helpers shared by the route modules: bounded bodies (JSON and forms),
+integers from the client, answers, errors.
+
+Every body is read through `read_body`, `json_body` or `read_form`, and every integer a
+client sends (path, query, form, JSON) through `bounded_int` / `row_id`: the bounds live
+here, once, rather than in each handler."""
 
 from __future__ import annotations
 
@@ -6,27 +11,58 @@ import json
 from typing import Any
 
 from starlette.convertors import IntegerConvertor, register_url_convertor
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import Message
 
 from backend.domain.referentials import Referential
-from backend.errors import BadRequest, NotFound, UnsupportedMediaType
+from backend.errors import (
+    BadRequest,
+    BodyTooLarge,
+    ClientDisconnected,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 
 MAX_JSON_BYTES = 1_000_000
+# A page's form without files: the longest texts are 5,000 characters (comments, reasons),
+# up to 9 bytes each once URL-encoded, a few per form. Far above, still a bound.
+MAX_FORM_BYTES = 256_000
+MAX_FORM_FIELDS = 200
+MAX_FIELD_BYTES = 64_000
+FORM_KEY = "carnet.form"  # where `read_form` keeps the parsed form in the request's scope
 # Integer primary keys are 32-bit columns on PostgreSQL: no row has a larger id, and a
 # larger number makes the database driver fail (a 500) instead of finding nothing.
 MAX_ROW_ID = 2**31 - 1
 
 
-def row_id(text: str) -> int | None:
-    """The id spelt by `text` (ASCII digits), or None if no row can have it. Never reads
-    a long digit string as an int: Python refuses beyond 4300 digits (a ValueError)."""
+def bounded_int(value: Any, *, low: int = 0, high: int = MAX_ROW_ID) -> int | None:
+    """The integer a client sent (a JSON number, or ASCII digits from a path, query or
+    form, spaces around allowed), or None if it is none or lies outside [low, high].
+    Never reads a long digit string as an int: Python refuses beyond 4300 digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if low <= value <= high else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
     if not (text.isascii() and text.isdigit()):
         return None
     digits = text.lstrip("0") or "0"
-    if len(digits) > len(str(MAX_ROW_ID)) or int(digits) > MAX_ROW_ID:
+    if len(digits) > len(str(high)):
         return None
-    return int(digits)
+    number = int(digits)
+    return number if low <= number <= high else None
+
+
+def row_id(value: Any) -> int | None:
+    """The row id a client sent, or None if no row can have it (0 is allowed: no row has
+    it, so lookups simply find nothing)."""
+    return bounded_int(value, low=0, high=MAX_ROW_ID)
 
 
 class RowIdConvertor(IntegerConvertor):
@@ -42,16 +78,72 @@ class RowIdConvertor(IntegerConvertor):
 register_url_convertor("int", RowIdConvertor())
 
 
-async def json_body(request: Request) -> dict[str, Any]:
-    """Parse a JSON object body. `text/plain` is refused: it is the content type
-    a cross-site form can send without a CORS preflight (SECURITY.md)."""
+def bounded(request: Request, limit: int,
+            too_large: type[PayloadTooLarge] = BodyTooLarge) -> Request:
+    """The same request, its body refused (413) from its Content-Length or as soon as the
+    stream passes `limit`, whoever reads it (our reads, the form parser): nothing is read
+    whole, nor spooled to disk, before the bound is checked. A client dropping mid-body
+    (a phone losing its network; it will retry) is a 400 and one access-log line, not a
+    traceback."""
+    declared = request.headers.get("content-length")
+    if declared is not None and bounded_int(declared, high=limit) is None:
+        raise too_large(details={"limit": limit})
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise too_large(details={"limit": limit})
+        return message
+
+    return Request(request.scope, receive)
+
+
+async def read_body(request: Request, limit: int,
+                    too_large: type[PayloadTooLarge] = BodyTooLarge) -> bytes:
+    """The whole body, at most `limit` bytes (413 beyond, before reading on)."""
+    chunks = [chunk async for chunk in bounded(request, limit, too_large).stream()]
+    return b"".join(chunks)
+
+
+async def read_form(request: Request, *, max_files: int = 0, max_bytes: int = MAX_FORM_BYTES,
+                    max_fields: int = MAX_FORM_FIELDS,
+                    max_part_size: int = MAX_FIELD_BYTES) -> FormData:
+    """The form, parsed from a bounded stream with limits on fields, files and each
+    field's size. Pages that take no file take none (the default). A form with files
+    must be closed by the caller (`await form.close()`). Kept on the request: a handler
+    may ask twice, and the stream can be read only once."""
+    if FORM_KEY in request.scope:
+        return request.scope[FORM_KEY]
+    try:
+        form = await bounded(request, max_bytes).form(
+            max_files=max_files, max_fields=max_fields, max_part_size=max_part_size)
+    except HTTPException as exc:
+        # Starlette answers its parser's faults with a bare 400: its limits get our code.
+        if exc.status_code == 400 and _is_limit(str(exc.detail)):
+            raise BodyTooLarge(details={"limit": str(exc.detail)}) from None
+        raise
+    request.scope[FORM_KEY] = form
+    return form
+
+
+def _is_limit(detail: str) -> bool:
+    return detail.startswith("Too many") or "exceeded maximum size" in detail
+
+
+async def json_body(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
+    """Parse a JSON object body, at most `limit` bytes (413 beyond, while streaming).
+    `text/plain` is refused: it is the content type a cross-site form can send without
+    a CORS preflight (SECURITY.md)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
         raise UnsupportedMediaType("Le corps doit être du JSON (application/json).",
                                    code="json_required")
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BYTES:
-        raise BadRequest("Corps JSON trop volumineux.", code="body_too_large")
+    raw = await read_body(request, limit)
     try:
         value = json.loads(raw, parse_constant=_not_a_number)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -13,6 +13,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 COMMON = {"x-content-type-options": "nosniff", "referrer-policy": "same-origin",
           "x-frame-options": "DENY"}
+HSTS = "max-age=63072000; includeSubDomains"
+# The session cookies (backend.auth): a request bearing one, or an answer setting one, is
+# about a person, so its HTML or JSON is never stored by a browser or a proxy.
+SESSION_COOKIES = frozenset({"__Host-carnet", "carnet"})
+PRIVATE_TYPES = ("text/html", "application/json")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -25,16 +30,36 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        authenticated = has_session_cookie(scope)
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in COMMON.items():
                     headers.setdefault(name, value)
-                if headers.get("content-type", "").startswith("text/html"):
+                content_type = headers.get("content-type", "")
+                if content_type.startswith("text/html"):
                     headers.setdefault("content-security-policy", CSP)
+                if scope.get("scheme") == "https":
+                    headers.setdefault("strict-transport-security", HSTS)
+                # Photos and static files keep their own caching (other types).
+                if content_type.startswith(PRIVATE_TYPES) and (
+                        authenticated or sets_session_cookie(headers)):
+                    headers["cache-control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def has_session_cookie(scope: Scope) -> bool:
+    cookies = Headers(scope=scope).getlist("cookie")
+    return any(part.split("=", 1)[0].strip() in SESSION_COOKIES
+               for header in cookies for part in header.split(";"))
+
+
+def sets_session_cookie(headers: MutableHeaders) -> bool:
+    return any(value.split("=", 1)[0].strip() in SESSION_COOKIES
+               for value in headers.getlist("set-cookie"))
 
 
 def is_cross_site(scope: Scope) -> bool:

@@ -259,8 +259,9 @@ ERRORS = {
     "403": ("Forbidden", "Signed in, but not allowed to do this (also: a cross-site write)."),
     "404": ("NotFound", "Unknown, or not visible to the caller (existence is not revealed)."),
     "409": ("Conflict", "Conflicts with the stored state; `details` may hold the stored "
-            "version."),
-    "413": ("PayloadTooLarge", "The body is larger than the server accepts."),
+            "version (only when the caller may read it: else the 404 of a GET)."),
+    "413": ("PayloadTooLarge", "The body is larger than the server accepts (refused while "
+            "it streams in): `payload_too_large` for a photo, `body_too_large` for JSON."),
     "415": ("UnsupportedMediaType", "Wrong `Content-Type`, or an image format not accepted."),
     "422": ("ValidationFailed", "The body is well formed but not valid; `details` names each "
             "fault."),
@@ -331,7 +332,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": op("Log in", {
             **ok(ref("Me"), "Logged in: the session cookie is set.",
                  headers={"Set-Cookie": {"schema": STRING}}),
-            **error_responses(400, 401, 415, 429)},
+            **error_responses(400, 401, 413, 415, 429)},
             tag="session", operationId="login", security=PUBLIC, requestBody=body(ref("Login"))),
         "delete": op("Log out", {"204": {"description": "Logged out (also when no session)."}},
                      tag="session", operationId="logout", security=PUBLIC),
@@ -367,7 +368,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/enrolments/{id}/dossiers": {"post": op(
         "Freeze a ready block into a dossier for the jury", {
             **ok(ref("Dossier"), "Created.", 201, headers={"Location": {"schema": STRING}}),
-            **error_responses(400, 401, 403, 404, 409, 415, 422)},
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
         tag="jury", operationId="submitDossier", parameters=[ENROLMENT_ID],
         requestBody=body(ref("DossierSubmit")))},
     "/api/v1/photos/{uuid}": {
@@ -408,7 +409,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Record an observation or a reflection (idempotent by id)", {
                 **ok(ref("Observation"), "Already stored with the same content."),
                 **ok(ref("Observation"), "Stored.", 201),
-                **error_responses(400, 401, 403, 404, 409, 415, 422, 423)},
+                **error_responses(400, 401, 403, 404, 409, 413, 415, 422, 423)},
             tag="evidence", operationId="putObservation",
             description="Same id and same content: the stored observation again (200); same "
                         "id, other content: 409 with the stored version. Photos not received "
@@ -432,14 +433,14 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/dossiers/{id}/decision": {"put": op(
         "Decide on a dossier (one decision per dossier)", {
             **ok(ref("Decision"), "Decided.", 201),
-            **error_responses(400, 401, 403, 404, 409, 415, 422)},
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
         tag="jury", operationId="decide", parameters=[DOSSIER_ID],
         requestBody=body(ref("DecisionInput")))},
     "/api/v1/dossiers/{id}/appeal": {"post": op(
         "Appeal a final not-validated decision: a new dossier of the same evidence", {
             **ok(ref("Dossier"), "Appeal recorded.", 201,
                  headers={"Location": {"schema": STRING}}),
-            **error_responses(400, 401, 403, 404, 409, 415, 422)},
+            **error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
         tag="jury", operationId="appeal", parameters=[DOSSIER_ID],
         requestBody=body(ref("AppealInput")))},
 }

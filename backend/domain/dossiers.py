@@ -33,6 +33,7 @@ from backend.domain.progress import HeldBlock as HeldRecord
 from backend.domain.referentials import Referential, Registry
 from backend.domain.standing import french_day, load_records
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.http import row_id
 from backend.models import (
     AuditEvent,
     Decision,
@@ -270,10 +271,9 @@ async def admin_session(identity: Identity, session_id: int) -> JurySession:
 
 async def branch_dossier(session: JurySession, dossier_id: Any) -> Dossier:
     """A dossier of the session's branch (the only ones it may examine)."""
-    try:
-        wanted = int(dossier_id)
-    except (TypeError, ValueError):
-        raise dossier_not_found() from None
+    wanted = row_id(dossier_id)
+    if wanted is None:
+        raise dossier_not_found()
     dossier = await Dossier.get_or_none(id=wanted,
                                         enrolment__company__branch_id=session.organisation_id)
     if dossier is None:

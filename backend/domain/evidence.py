@@ -314,13 +314,23 @@ class Stored:
     body: dict[str, Any]
 
 
+class StoredConflict(Conflict):
+    """Another photo or observation holds the UUID: `details` show the stored one. It may
+    lie on an enrolment the caller cannot read, so `enrolment_id` lets the caller's side
+    show it only to those who may (`backend.routes.evidence.conflicts_shown_to`)."""
+
+    def __init__(self, message: str, *, code: str, stored: dict[str, Any]):
+        super().__init__(message, code=code, details={"stored": stored})
+        self.enrolment_id: int = stored["enrolment"]
+
+
 def _same_photo(existing: Photo, enrolment_id: int, received: str) -> Stored:
     if existing.enrolment_id == enrolment_id and existing.received_sha256 == received:
         return Stored(False, photo_json(existing))
-    raise Conflict(
+    raise StoredConflict(
         "Une autre photo porte déjà cet identifiant.",
         code="photo_conflict",
-        details={"stored": photo_json(existing)},
+        stored=photo_json(existing),
     )
 
 
@@ -402,10 +412,10 @@ def _same_observation(existing: Observation, data: ObservationInput, missing: li
         and existing.content_sha256 == data.content_sha256()
     ):
         return Stored(False, observation_json(existing, missing))
-    raise Conflict(
+    raise StoredConflict(
         "Une autre observation porte déjà cet identifiant.",
         code="observation_conflict",
-        details={"stored": observation_json(existing)},
+        stored=observation_json(existing),
     )
 
 

@@ -25,6 +25,7 @@ from backend.domain import admin
 from backend.domain.accounts import INVITABLE_ROLES, IssuedInvitation
 from backend.domain.admin import Scope
 from backend.errors import CarnetError
+from backend.http import read_form
 from backend.models import ACCESS_ROUTES, COLLEGES, Enrolment, JuryMember, Person, Tutorship
 from backend.pages import render
 
@@ -60,7 +61,7 @@ async def submit(request: Request, template: str,
                  action: Callable[[FormData], Awaitable[Any]]) -> Response:
     """PRG: run the write and redirect 303 to the URL it returns, or show the
     form again with the values sent and the error's message."""
-    form = await request.form()
+    form = await read_form(request)
     try:
         target = await action(form)
     except CarnetError as exc:
@@ -303,7 +304,7 @@ async def enrolment_new(request: Request) -> Response:
 
     if request.method == "GET":
         return await page(request, "enrolment_new.html", await context())
-    form = await request.form()
+    form = await read_form(request)
 
     async def refused_context() -> dict[str, Any]:
         return {**await context(), "tutor_rows": tutor_rows(form)}

@@ -26,7 +26,7 @@ async def list_enrolments(request: Request) -> Response:
 @allow(AUTHENTICATED)
 async def get_enrolment(request: Request) -> Response:
     identity = await current_identity(request)
-    relation = await relation_to(identity, int(request.path_params["id"]))
+    relation = await relation_to(identity, request.path_params["id"])
     enrolment = await Enrolment.get(id=relation.enrolment.id).select_related(
         *ENROLMENT_RELATED).prefetch_related(*ENROLMENT_PREFETCH)
     return json_response(enrolment_json(enrolment))

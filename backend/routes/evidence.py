@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.requests import ClientDisconnect, Request
+import contextlib
+
+from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
@@ -10,7 +12,7 @@ from backend.access import AUTHENTICATED, allow
 from backend.auth import Identity, current_identity, now
 from backend.domain import dossiers, evidence
 from backend.errors import BadRequest, NotFound, PayloadTooLarge, ValidationFailed
-from backend.http import MAX_ROW_ID, json_body, json_response, row_id
+from backend.http import json_body, json_response, read_body, row_id
 from backend.models import Observation, Photo
 from backend.permissions import (
     Relation,
@@ -33,22 +35,23 @@ def path_uuid(request: Request) -> str:
     return value
 
 
-async def read_bounded(request: Request, limit: int) -> bytes:
-    """Refuse an oversized body from its Content-Length, or as soon as the stream
-    passes the limit: never read it whole first."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise PayloadTooLarge(details={"limit": limit})
-    chunks, size = [], 0
+PHOTO_NOT_FOUND = ("Photo introuvable.", "photo_not_found")
+OBSERVATION_NOT_FOUND = ("Observation introuvable.", "observation_not_found")
+
+
+@contextlib.asynccontextmanager
+async def conflicts_shown_to(identity: Identity, missing: tuple[str, str]):
+    """A 409 shows the stored photo or observation; when it lies on an enrolment the
+    caller cannot read, the answer is GET's own 404 instead (existence not revealed)."""
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(details={"limit": limit})
-            chunks.append(chunk)
-    except ClientDisconnect:  # a phone losing its network mid-upload: it will retry
-        raise BadRequest("Envoi interrompu.", code="client_disconnected") from None
-    return b"".join(chunks)
+        yield
+    except evidence.StoredConflict as exc:
+        try:
+            await relation_to(identity, exc.enrolment_id)
+        except NotFound:
+            message, code = missing
+            raise NotFound(message, code=code) from None
+        raise
 
 
 def enrolment_param(request: Request) -> int:
@@ -65,15 +68,16 @@ async def put_photo(request: Request) -> Response:
     relation = await relation_to(identity, enrolment_param(request))
     role = require_photo_writer(relation)
     settings = request.app.state.settings
-    data = await read_bounded(request, settings.max_upload_bytes)
+    data = await read_body(request, settings.max_upload_bytes, PayloadTooLarge)
     # A header may legally be split over several lines: read them all.
     declared = parse_content_digest(", ".join(request.headers.getlist("content-digest")) or None)
     if declared is None:
         raise ValidationFailed("En-tête Content-Digest (sha-256) requis.", code="digest_required")
-    stored = await evidence.put_photo(
-        photo_id=photo_id, enrolment=relation.enrolment, data=data, declared=declared,
-        author_id=identity.id, author_role=role, store=photo_store(request),
-        max_pixels=settings.max_image_pixels)
+    async with conflicts_shown_to(identity, PHOTO_NOT_FOUND):
+        stored = await evidence.put_photo(
+            photo_id=photo_id, enrolment=relation.enrolment, data=data, declared=declared,
+            author_id=identity.id, author_role=role, store=photo_store(request),
+            max_pixels=settings.max_image_pixels)
     return json_response(stored.body, 201 if stored.created else 200)
 
 
@@ -114,8 +118,8 @@ async def get_photo(request: Request) -> Response:
 
 
 async def writable_relation(identity: Identity, enrolment_id) -> Relation:
-    if (not isinstance(enrolment_id, int) or isinstance(enrolment_id, bool)
-            or not 0 < enrolment_id <= MAX_ROW_ID):
+    # A JSON number only: the string "12" is not an enrolment id here.
+    if not isinstance(enrolment_id, int) or not row_id(enrolment_id):
         raise ValidationFailed("« enrolment » doit être un identifiant de parcours.",
                                code="invalid_observation", details={"enrolment": "entier"})
     return await relation_to(identity, enrolment_id)
@@ -135,8 +139,10 @@ async def put_observation(request: Request) -> Response:
     data = evidence.parse_observation(body, ref=ref, started_on=enrolment.started_on,
                                       today=evidence.today_in_france(now(request)),
                                       enrolment_id=enrolment.id)
-    stored = await evidence.put_observation(observation_id=observation_id, data=data, ref=ref,
-                                            author_id=identity.id, author_role=role)
+    async with conflicts_shown_to(identity, OBSERVATION_NOT_FOUND):
+        stored = await evidence.put_observation(observation_id=observation_id, data=data,
+                                                ref=ref, author_id=identity.id,
+                                                author_role=role)
     return json_response(stored.body, 201 if stored.created else 200)
 
 

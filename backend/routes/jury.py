@@ -24,7 +24,7 @@ from backend.auth import Identity, current_identity, now
 from backend.domain import dossiers, jury, standing
 from backend.domain.evidence import today_in_france
 from backend.errors import CarnetError, Conflict
-from backend.http import json_body, json_response, referential_of
+from backend.http import json_body, json_response, read_form, referential_of
 from backend.models import Decision, Organisation, Person
 from backend.pages import render
 from backend.permissions import Relation, admin_branch_ids, jury_cutoff, path_relation
@@ -79,7 +79,7 @@ async def page(request: Request, template: str, context: dict[str, Any],
 async def form_action(request: Request, action: Callable[[Any], Awaitable[Any]],
                       again: Callable[[str, int], Awaitable[Response]]) -> Response:
     """PRG: run the write, redirect to the URL it returns, or show the page again."""
-    form = await request.form()
+    form = await read_form(request)
     try:
         target = await action(form)
     except CarnetError as exc:

@@ -23,10 +23,11 @@ from backend.domain import evidence, progress, standing, versions
 from backend.domain.progress import observe_next
 from backend.domain.referentials import Referential
 from backend.errors import CarnetError, Forbidden, ValidationFailed
-from backend.http import etag_matches, referential_of
+from backend.http import etag_matches, read_form, referential_of
 from backend.models import Enrolment, Person
 from backend.pages import render
 from backend.permissions import Relation, admin_branch_ids, path_relation, require_writer
+from backend.routes.evidence import OBSERVATION_NOT_FOUND, conflicts_shown_to
 
 # Part of every ETag: a deploy that changes the rules or the body changes the ETags too.
 ENGINE_DIGEST = hashlib.sha256(b"".join(
@@ -256,15 +257,16 @@ def parse_reflection(values: dict[str, str], rel: Relation, ref: Referential,
 async def add_reflection(request: Request) -> Response:
     identity, rel = await path_relation(request)
     role = require_writer(rel, "reflection")
-    form = await request.form()
+    form = await read_form(request)
     values = {name: str(form.get(name, "")) for name in REFLECTION_FIELDS}
     values["id"] = evidence.parse_uuid(values["id"]) or str(uuid.uuid4())
     ref = referential_of(request, rel.enrolment)
     try:
         data = parse_reflection(values, rel, ref, today(request))
         # The id was drawn when the form was shown: sending the form twice stores it once.
-        await evidence.put_observation(observation_id=values["id"], data=data, ref=ref,
-                                       author_id=identity.id, author_role=role)
+        async with conflicts_shown_to(identity, OBSERVATION_NOT_FOUND):
+            await evidence.put_observation(observation_id=values["id"], data=data, ref=ref,
+                                           author_id=identity.id, author_role=role)
     except CarnetError as exc:
         return await enrolment_view(request, identity, rel, values, reflection_errors(exc),
                                     exc.status)
@@ -311,7 +313,7 @@ async def admin_move(request: Request) -> Response:
     context: dict[str, Any] = {"enrolment": enrolment, "ref": referential_of(request, enrolment),
                                "choices": versions.newer_versions(registry, enrolment)}
     if request.method == "POST":
-        version = str((await request.form()).get("version", ""))
+        version = str((await read_form(request)).get("version", ""))
         try:
             await versions.move_enrolment(enrolment.id, version, registry, by=identity.id)
         except CarnetError as exc:

@@ -24,11 +24,16 @@ from backend.auth import current_identity, now
 from backend.domain import evidence
 from backend.domain.referentials import Referential
 from backend.errors import CarnetError, NotFound, PayloadTooLarge, ValidationFailed
-from backend.http import referential_of
+from backend.http import read_form, referential_of
 from backend.models import Enrolment, Observation, Photo
 from backend.pages import render
 from backend.permissions import Relation, path_relation, require_writer
-from backend.routes.evidence import photo_store
+from backend.routes.evidence import (
+    OBSERVATION_NOT_FOUND,
+    PHOTO_NOT_FOUND,
+    conflicts_shown_to,
+    photo_store,
+)
 
 MAX_FORM_PHOTOS = 10
 # Besides the photos, the form's text fields: ~50 ratings, a comment of 5,000
@@ -37,6 +42,7 @@ FORM_TEXT_ALLOWANCE = 1_000_000
 # Parsing stops (400) beyond these; above MAX_FORM_PHOTOS we answer a clear 422.
 MAX_FILE_PARTS = 50
 MAX_FIELDS = 400
+FIELD_BYTES = 1_000_000  # each text field (the parser's own default)
 RATING_FIELD = "rating-"
 # (value sent, label): the empty value is "not observed", the default.
 RATING_CHOICES = (("met", "Acquis"), ("progressing", "En cours"), ("not_met", "Non acquis"),
@@ -147,8 +153,9 @@ async def render_form(request: Request, relation: Relation, ref: Referential, va
 async def save_observation(request: Request, relation: Relation, ref: Referential) -> Response:
     settings = request.app.state.settings
     limit = MAX_FORM_PHOTOS * settings.max_upload_bytes + FORM_TEXT_ALLOWANCE
-    async with bounded(request, limit).form(max_files=MAX_FILE_PARTS,
-                                            max_fields=MAX_FIELDS) as form:
+    form = await read_form(request, max_files=MAX_FILE_PARTS, max_bytes=limit,
+                           max_fields=MAX_FIELDS, max_part_size=FIELD_BYTES)
+    try:
         values = CaptureForm.read(form, ref)
         uploads = [f for f in form.getlist("photos") if isinstance(f, UploadFile)
                    and (f.filename or f.size)]  # an empty file input still sends a part
@@ -163,6 +170,8 @@ async def save_observation(request: Request, relation: Relation, ref: Referentia
             values.form_id = str(uuid.uuid4())  # some photos may be stored already
             return await render_form(request, relation, ref, values, {"": exc.message},
                                      exc.status)
+    finally:
+        await form.close()  # the spooled photo files
     url = request.url_for("enrolment_observations", id=relation.enrolment.id)
     return RedirectResponse(url.path, status_code=303)
 
@@ -187,15 +196,17 @@ async def store_capture(request: Request, relation: Relation, ref: Referential,
     photo_ids = values.photo_ids(len(uploads))
     for number, (upload, photo_id) in enumerate(zip(uploads, photo_ids, strict=True), 1):
         try:
-            await evidence.put_photo(
-                photo_id=photo_id, enrolment=relation.enrolment, data=await upload.read(),
-                declared=None, author_id=identity.id, author_role=role,
-                store=photo_store(request), max_pixels=settings.max_image_pixels)
+            async with conflicts_shown_to(identity, PHOTO_NOT_FOUND):
+                await evidence.put_photo(
+                    photo_id=photo_id, enrolment=relation.enrolment, data=await upload.read(),
+                    declared=None, author_id=identity.id, author_role=role,
+                    store=photo_store(request), max_pixels=settings.max_image_pixels)
         except CarnetError as exc:
             exc.message = f"Photo {number} ({upload.filename or 'sans nom'}) : {exc.message}"
             raise
-    await evidence.put_observation(observation_id=values.form_id, data=data, ref=ref,
-                                   author_id=identity.id, author_role=role)
+    async with conflicts_shown_to(identity, OBSERVATION_NOT_FOUND):
+        await evidence.put_observation(observation_id=values.form_id, data=data, ref=ref,
+                                       author_id=identity.id, author_role=role)
 
 
 def check_uploads(uploads: list[UploadFile], max_bytes: int) -> None:
@@ -227,25 +238,6 @@ def field_errors(exc: CarnetError) -> dict[str, str]:
         elif len(errors) == 2:  # one field: its message is the summary
             errors[""] = next(m for k, m in errors.items() if k)
     return errors
-
-
-def bounded(request: Request, limit: int) -> Request:
-    """The same request, refusing its body (413) from Content-Length or as soon as
-    the stream passes `limit`: the form parser spools files, it does not bound them."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise PayloadTooLarge(details={"limit": limit})
-    received = 0
-
-    async def receive():
-        nonlocal received
-        message = await request.receive()
-        received += len(message.get("body", b""))
-        if received > limit:
-            raise PayloadTooLarge(details={"limit": limit})
-        return message
-
-    return Request(request.scope, receive)
 
 
 # --- an enrolment's observations -----------------------------------------------------

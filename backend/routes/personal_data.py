@@ -14,6 +14,7 @@ from backend.access import AUTHENTICATED, PUBLIC, allow
 from backend.auth import current_identity, now
 from backend.domain import erasure, personal_data, retention
 from backend.errors import CarnetError
+from backend.http import read_form
 from backend.models import Person
 from backend.pages import render
 from backend.routes.admin import admin_scope, see_other
@@ -84,7 +85,7 @@ async def person_erase_form(request: Request) -> Response:
 async def person_erase(request: Request) -> Response:
     scope = await admin_scope(request)
     person = await scope.person(request.path_params["id"])
-    form = await request.form(max_files=0, max_fields=10)  # one field expected
+    form = await read_form(request, max_fields=10)  # one field expected
     s = request.app.state.settings
     try:
         erasure.check_confirmation(form.get("confirm"))

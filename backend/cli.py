@@ -65,6 +65,9 @@ def cmd_referential_check(args: argparse.Namespace) -> int:
     faults = check_files([Path(p) for p in args.files])
     for fault in faults:
         print(fault)
+    todos = sum("is still to write" in f.message for f in faults)
+    if todos:
+        print(f"{todos} item(s) still marked TODO (drafts from the register: write them)")
     if not faults:
         print(f"{len(args.files)} file(s) OK")
     return 1 if faults else 0
@@ -81,6 +84,80 @@ def cmd_referential_list(args: argparse.Namespace) -> int:
         return 1
     for ref in registry.all():
         print(f"{ref.code}\t{ref.version}\t{len(ref.blocks)} blocks\t{ref.title}\t{ref.source}")
+    return 0
+
+
+async def register_import_report(raw, total: int, *, quiet: bool = False) -> tuple[int, list[str]]:
+    """(exit code, lines): stream a France compétences export (RNCP or RS XML, the binary file
+    `raw` of `total` bytes) into the register tables, with a progress bar over the bytes.
+    Needs the ORM open."""
+    import time
+
+    from lxml import etree
+
+    from backend.domain import certifications
+    from backend.domain.register import CountingReader, iter_fiches
+
+    started, reader = time.monotonic(), CountingReader(raw)
+
+    def progress(count) -> None:
+        if quiet:
+            return
+        width, done = 30, reader.done
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done / 1e6:,.0f}/"
+                         f"{total / 1e6:,.0f} MB, {count.read} fiches "
+                         f"({count.read / max(time.monotonic() - started, 1e-6):,.0f}/s)")
+        sys.stderr.flush()
+
+    try:
+        count = await certifications.import_fiches(iter_fiches(reader), progress)
+    except etree.XMLSyntaxError as exc:
+        return 1, [f"invalid XML: {exc}"]
+    finally:
+        if not quiet:
+            sys.stderr.write("\n")
+    return 0, [f"{count.read} fiches read: {count.added} added, {count.updated} updated, "
+               f"{count.unchanged} unchanged, {count.blocks} blocks written; "
+               f"{await certifications.count()} certifications in the register"]
+
+
+def cmd_register_import(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    try:
+        raw = open(args.file, "rb")  # noqa: SIM115 (read lazily by the import, closed below)
+    except OSError as exc:
+        print(f"{args.file}: cannot read: {exc.strerror}", file=sys.stderr)
+        return 1
+    with raw:
+        total = Path(args.file).stat().st_size
+        return _print_report(asyncio.run(_with_orm(settings.database_url, lambda: (
+            register_import_report(raw, total, quiet=args.quiet)))))
+
+
+def cmd_referential_draft(args: argparse.Namespace) -> int:
+    """Write a draft referential from an imported certification (criteria left as TODO)."""
+    from datetime import date
+
+    from backend.domain import certifications
+    from backend.errors import NotFound
+
+    settings = load_settings()
+    try:
+        draft = asyncio.run(_with_orm(settings.database_url, lambda: certifications.draft(
+            args.number, date.today(), args.version)))
+    except NotFound:
+        print(f"{args.number}: not in the imported register (run `carnet register import "
+              "FILE` first)", file=sys.stderr)
+        return 1
+    dest = Path(args.output or f"{draft.code}-{draft.version}.yaml")
+    if dest.exists() and not args.force:
+        print(f"{dest}: already exists (use --force to replace it)", file=sys.stderr)
+        return 1
+    dest.write_text(draft.text, encoding="utf-8")
+    print(f"wrote {dest}: {draft.blocks} blocks, {draft.competencies} competencies, "
+          f"{draft.todos} items marked TODO to write")
+    print(f"`carnet referential check {dest}` lists what is left")
     return 0
 
 
@@ -393,6 +470,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_referential_check)
     ref.add_parser("list", help="list loaded referentials").set_defaults(
         func=cmd_referential_list)
+    draft = ref.add_parser("draft", help="write a draft referential from a certification of "
+                           "the imported register (criteria left as TODO)")
+    draft.add_argument("number", help="e.g. RNCP35809 or RS5678")
+    draft.add_argument("--output", "-o", help="file to write (default CODE-VERSION.yaml)")
+    draft.add_argument("--version", help="version of the draft (default YEAR-1)")
+    draft.add_argument("--force", action="store_true", help="replace an existing file")
+    draft.set_defaults(func=cmd_referential_draft)
+
+    register = sub.add_parser("register", help="the national register (RNCP, RS)").add_subparsers(
+        dest="action", required=True)
+    register_import = register.add_parser("import", help="read a France compétences XML export "
+                                          "(streamed; rerunnable: updates, no duplicates)")
+    register_import.add_argument("file")
+    register_import.add_argument("--quiet", action="store_true", help="no progress bar")
+    register_import.set_defaults(func=cmd_register_import)
 
     audit_cmd = sub.add_parser("audit", help="the audit chain").add_subparsers(
         dest="action", required=True)

@@ -345,3 +345,46 @@ class AuditHead(Model):
 
     class Meta:
         table = "audit_head"
+
+
+class RegisterCertification(Model):
+    """A certification of the national register (RNCP or RS), imported from its open data."""
+
+    number = fields.CharField(max_length=16, primary_key=True)  # "RNCP35809", "RS5678"
+    kind = fields.CharField(max_length=8)  # "rncp" | "rs"
+    title = fields.TextField()
+    abbreviation = fields.CharField(max_length=100, default="")
+    level = fields.IntField(null=True)
+    active = fields.BooleanField(default=False)
+    state = fields.CharField(max_length=64, default="")
+    certifiers = fields.JSONField(default=list)
+    rome_codes = fields.JSONField(default=list)  # [{"code", "label"}]
+    nsf_codes = fields.JSONField(default=list)
+    effective_on = fields.DateField(null=True)
+    ends_on = fields.DateField(null=True)
+    published_on = fields.DateField(null=True)
+    details = fields.JSONField(default=dict)  # jobs, activities, objectives, capacities...
+    # Number, title, certifiers, ROME and NSF codes: lower case, accents removed.
+    search_text = fields.TextField(default="")
+    content_sha256 = fields.CharField(max_length=64)  # a rerun skips unchanged fiches
+    imported_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "register_certification"
+
+
+class RegisterBlock(Model):
+    """A block of a register certification. Block codes repeat across fiches: keyed on both."""
+
+    id = fields.IntField(primary_key=True)
+    certification = fields.ForeignKeyField("models.RegisterCertification", related_name="blocks",
+                                           on_delete=fields.CASCADE)
+    code = fields.CharField(max_length=64)
+    position = fields.IntField()
+    title = fields.TextField()
+    competencies = fields.JSONField(default=list)
+    assessment = fields.TextField(default="")
+
+    class Meta:
+        table = "register_block"
+        unique_together = (("certification", "code"),)

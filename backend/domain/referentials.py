@@ -59,6 +59,7 @@ class Block:
     code: str
     title: str
     competencies: tuple[Competency, ...]
+    note: str = ""  # e.g. the assessment modes of a block drafted from the register
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ _REGISTER_KEYS = {"kind": True, "number": False, "level": False}
 _RULES_KEYS = {"criterion_acquired": False, "block_ready": False}
 _CRITERION_ACQUIRED_KEYS = {"min_met": False, "min_days": False}
 _BLOCK_READY_KEYS = {"min_reflections": False}
-_BLOCK_KEYS = {"code": True, "title": True, "competencies": True}
+_BLOCK_KEYS = {"code": True, "title": True, "competencies": True, "note": False}
+# A title or label starting with this is still to be written (drafts from the register).
+TODO_MARK = "TODO"
 _COMPETENCY_KEYS = {"code": True, "title": True, "criteria": True, "evidence": False}
 _CRITERION_KEYS = {"code": True, "label": True, "essential": True}
 _EVIDENCE_KEYS = {"kind": True, "label": True, "min": False}
@@ -296,6 +299,9 @@ def _digest(referential: Referential) -> str:
     # order) keeps its digest while any change of meaning alters it.
     content = asdict(referential)
     del content["source"], content["digest"]
+    for block in content["blocks"]:  # added later: absent keeps the digests of older files
+        if not block["note"]:
+            del block["note"]
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -447,6 +453,7 @@ class _Reader:
             code=self.code(found.get("code"), where),
             title=self.text(found.get("title"), "title", where, required=True),
             competencies=tuple(self.competency(n, i, where) for i, n in competencies),
+            note=self.text(found.get("note"), "note", where) or "",
         )
 
     def competency(self, node: Node, index: int, parent: str) -> Competency | None:
@@ -558,6 +565,8 @@ class _Reader:
             if required and not value:
                 self.fault(node, _at(where, f"empty '{key}'"))
                 return None
+            if required and value.startswith(TODO_MARK):
+                self.fault(node, _at(where, f"'{key}' is still to write: {value}"))
             return value
         if isinstance(node, ScalarNode):
             # YAML reads 2026.1 as a number and 2026-01-01 as a date: text must be quoted.

@@ -5,6 +5,7 @@ from backend import http  # noqa: F401
 from backend.routes import (
     account,
     admin,
+    branch,
     enrolments,
     evidence,
     jury,
@@ -20,4 +21,5 @@ from backend.routes import (
 
 ROUTES = [*system.routes, *openapi.routes, *session.routes, *account.routes, *referentials.routes,
           *enrolments.routes, *evidence.routes, *admin.routes, *progress.routes,
-          *tutor.routes, *pwa.routes, *jury.routes, *personal_data.routes]
+          *tutor.routes, *pwa.routes, *jury.routes, *personal_data.routes,
+          *branch.routes]

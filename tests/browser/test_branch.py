@@ -1,0 +1,75 @@
+"""The branch's pages in Chromium, on a phone-sized screen: from the admin's dashboard, by
+links only, to the imported register, a fiche, and its draft referential."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.browser.conftest import (
+    LAUNCH_ARGS,
+    PHONE,
+    ROOT,
+    TIMEOUT_MS,
+    log_in,
+    running_server,
+    seed,
+    server_env,
+)
+from tests.register_xml import EXCERPT
+
+ADMIN = "admin@demo.test"
+
+
+@pytest.fixture(scope="module")
+def branch_server(tmp_path_factory):
+    """A server of its own: the demo data plus the register excerpt imported."""
+    data_dir = tmp_path_factory.mktemp("branch-data")
+    seed(data_dir)
+    subprocess.run([sys.executable, "-m", "backend.cli", "register", "import", "--quiet",
+                    str(EXCERPT)], cwd=ROOT, env=server_env(data_dir), check=True, timeout=120)
+    with running_server(data_dir) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def phone(chromium, branch_server):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(chromium), headless=True,
+                                          args=LAUNCH_ARGS)
+        ctx = await browser.new_context(base_url=branch_server.url, viewport=PHONE,
+                                        locale="fr-FR", accept_downloads=True)
+        ctx.set_default_timeout(TIMEOUT_MS)
+        try:
+            yield await ctx.new_page()
+        finally:
+            await browser.close()
+
+
+async def no_sideways_scroll(page) -> None:
+    width = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= PHONE["width"] + 1, f"{page.url} is {width}px wide"
+
+
+async def test_the_admin_reaches_the_register_and_a_draft_by_links(phone, tmp_path):
+    page = phone
+    await log_in(page, "/admin", ADMIN)
+    await page.get_by_role("link", name="Répertoire national").first.click()
+    await page.wait_for_url("**/admin/register")
+    await page.fill("#q", "aménagement bâtiments")
+    await page.get_by_role("button", name="Rechercher").click()
+    await page.get_by_role("link", name="RNCP35809").click()
+    await page.wait_for_url("**/admin/register/RNCP35809")
+    assert await page.get_by_role("heading", name="RNCP35809BC01 — Répondre à un projet") \
+        .is_visible()
+    await no_sideways_scroll(page)
+    async with page.expect_download() as downloading:
+        await page.get_by_role("link", name="Télécharger un brouillon de référentiel").click()
+    download = await downloading.value
+    path = tmp_path / download.suggested_filename
+    await download.save_as(path)
+    assert path.name.startswith("RNCP35809-") and "TODO" in path.read_text(encoding="utf-8")

@@ -26,9 +26,10 @@ from backend.http import json_response, wants_json
 from backend.i18n import translations
 from backend.middleware import CrossSiteGuard, SecurityHeaders
 from backend.pages import render
+from backend.proxy import PlainHttpGuard
 from backend.routes import ROUTES
 from backend.settings import Settings
-from backend.storage import LocalPhotoStore
+from backend.storage import open_store
 
 log = logging.getLogger("carnet")
 
@@ -59,7 +60,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.photo_store = LocalPhotoStore(settings.photos_dir)
+        app.state.photo_store = open_store(settings)
         documents.load()  # before any request: WeasyPrint flips a Pillow flag at import
         if not manage_orm:
             yield
@@ -80,7 +81,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
         lifespan=lifespan,
         # gzip: the app shell must stay small on a phone (images are left alone).
         middleware=[Middleware(GZipMiddleware, minimum_size=1000), Middleware(SecurityHeaders),
-                    Middleware(CrossSiteGuard)],
+                    Middleware(CrossSiteGuard), Middleware(PlainHttpGuard)],
         exception_handlers={CarnetError: handle_error, HTTPException: handle_http_exception,
                             Exception: handle_unexpected},
     )

@@ -7,15 +7,20 @@ import asyncio
 import sys
 from pathlib import Path
 
+from backend import cli_ops
 from backend import settings as settings_module
 from backend.domain.referentials import ReferentialError, Registry, check_files
 
 
-def load_settings() -> settings_module.Settings:
+def load_settings(*, existing: bool = False) -> settings_module.Settings:
     """The settings, with the audit chain keyed by their secret (every command that writes or
-    checks audit events goes through here)."""
+    checks audit events goes through here). `existing`: a command that reads data already
+    there refuses to start where there is none (and creates nothing)."""
     from backend import audit
+    from backend.serving import CommandError
 
+    if existing and (why := settings_module.missing_data()):
+        raise CommandError(why)
     settings = settings_module.from_env()
     audit.use_key(settings.secret_key)
     return settings
@@ -28,7 +33,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from backend.db import migrate
     from backend.logs import log_config
 
+    from backend.serving import check_port, json_log_config, loud_demo_warning
+
     settings = load_settings()
+    workers = args.workers or settings.workers
+    forwarded = args.forwarded_allow_ips or settings.forwarded_allow_ips
+    if workers > 1 and not settings.secret_key_configured:
+        print("carnet serve: several workers need one shared secret: set CARNET_SECRET_KEY "
+              "(the same value for every process; keep it with the backups) and start again.",
+              file=sys.stderr)
+        return 2
+    check_port(args.host, args.port)  # before anything is printed or written
+    app = create_app(settings)  # a faulty referential stops here, before the banner
     if not args.no_migrate:
         asyncio.run(migrate(settings.database_url))
     if args.demo:
@@ -36,11 +52,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
         accounts = asyncio.run(seed_demo(settings))
         print_demo(settings, accounts, f"http://{args.host}:{args.port}/")
-    app = create_app(settings)
+        loud_demo_warning(args.host, settings)
     # Secret links (invitations, resets) never reach a log line: backend/logs.py.
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
-                log_config=log_config(settings.log_level), proxy_headers=True,
-                server_header=False)
+    config = log_config(settings.log_level)
+    if settings.log_format == "json":
+        config = json_log_config(config)
+    options = {"host": args.host, "port": args.port, "log_level": settings.log_level.lower(),
+               "log_config": config, "proxy_headers": True, "forwarded_allow_ips": forwarded,
+               "server_header": False}
+    if workers > 1:  # each process builds its app from the same environment
+        uvicorn.run("backend.serving:app_from_env", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(app, **options)
     return 0
 
 
@@ -62,14 +85,25 @@ def redact(url: str) -> str:
 
 
 def cmd_referential_check(args: argparse.Namespace) -> int:
-    faults = check_files([Path(p) for p in args.files])
+    from backend.domain.referentials import packaged_assessments_dir
+
+    files = [p for arg in args.files for p in (
+        sorted(q for q in Path(arg).iterdir() if q.suffix in (".yaml", ".yml") and q.is_file())
+        if Path(arg).is_dir() else [Path(arg)])]
+    if not files:
+        print("no referential file (*.yaml, *.yml) in " + ", ".join(args.files), file=sys.stderr)
+        return 1
+    # Against the packaged referentials too: a version they hold must not differ here.
+    mine = {p.resolve() for p in files}
+    faults = [f for f in check_files([packaged_assessments_dir(), *files])
+              if Path(f.file).resolve() in mine]
     for fault in faults:
         print(fault)
     todos = sum("is still to write" in f.message for f in faults)
     if todos:
         print(f"{todos} item(s) still marked TODO (drafts from the register: write them)")
     if not faults:
-        print(f"{len(args.files)} file(s) OK")
+        print(f"{len(files)} file(s) OK")
     return 1 if faults else 0
 
 
@@ -77,7 +111,7 @@ def cmd_referential_list(args: argparse.Namespace) -> int:
     from backend.app import load_registry
 
     try:
-        registry: Registry = load_registry(settings_module.from_env())
+        registry: Registry = load_registry(settings_module.from_env(create=False))
     except ReferentialError as exc:
         for fault in exc.faults:
             print(fault, file=sys.stderr)
@@ -171,7 +205,13 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     code, _, version = args.referential.partition("/")
-    ref = load_registry(settings).get(code, version)
+    registry = load_registry(settings)
+    ref = registry.find(code, version)
+    if ref is None:
+        known = ", ".join(f"{r.code}/{r.version}" for r in registry.all())
+        print(f"carnet seed: no referential {args.referential!r} (CODE/VERSION); loaded: "
+              f"{known}", file=sys.stderr)
+        return 1
     asyncio.run(migrate(settings.database_url))
     result = asyncio.run(seed(settings, ref, args.candidates, args.observations,
                               settings.demo_password))
@@ -288,22 +328,22 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"audit verify: {exc}", file=sys.stderr)
         return 2
-    settings = load_settings()
+    settings = load_settings(existing=True)
     return _print_report(asyncio.run(_with_orm(settings.database_url,
                                                lambda: audit_verify_report(anchors))))
 
 
 def cmd_audit_anchor(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(existing=True)
     return _print_report(asyncio.run(_with_orm(settings.database_url, audit_anchor_report)))
 
 
 def cmd_dossier_verify(args: argparse.Namespace) -> int:
     from backend.app import load_registry
-    from backend.storage import LocalPhotoStore
+    from backend.storage import open_store
 
-    settings = load_settings()
-    registry, store = load_registry(settings), LocalPhotoStore(settings.photos_dir)
+    settings = load_settings(existing=True)
+    registry, store = load_registry(settings), open_store(settings)
     return _print_report(asyncio.run(_with_orm(
         settings.database_url, lambda: dossier_verify_report(args.id, registry, store))))
 
@@ -323,10 +363,10 @@ async def gc_report(store, *, dry_run: bool) -> tuple[int, list[str]]:
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from backend.storage import LocalPhotoStore
+    from backend.storage import open_store
 
-    settings = settings_module.from_env()
-    store = LocalPhotoStore(settings.photos_dir)
+    settings = load_settings(existing=True)
+    store = open_store(settings)
     return _print_report(asyncio.run(_with_orm(
         settings.database_url, lambda: gc_report(store, dry_run=args.dry_run))))
 
@@ -369,16 +409,16 @@ async def reset_link_report(email: str, settings) -> tuple[int, list[str]]:
 
 
 def cmd_person_reset_link(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(existing=True)
     return _print_report(asyncio.run(_with_orm(
         settings.database_url, lambda: reset_link_report(args.email, settings))))
 
 
 def cmd_person_export(args: argparse.Namespace) -> int:
-    from backend.storage import LocalPhotoStore
+    from backend.storage import open_store
 
-    settings = load_settings()
-    store = LocalPhotoStore(settings.photos_dir)
+    settings = load_settings(existing=True)
+    store = open_store(settings)
     return _print_report(asyncio.run(_with_orm(
         settings.database_url, lambda: person_export_report(args.email, args.dest, store))))
 
@@ -394,16 +434,20 @@ async def purge_report(settings, registry, store, *, dry_run: bool,
     found = await retention.purge(registry, retention.Terms.of(settings), store,
                                   now=now or datetime.now(UTC), dry_run=dry_run)
     verb = "would purge" if dry_run else "purged"
-    return 0, [f"{verb} {name}: {c.rows} row(s), {c.files} file(s), {c.bytes} bytes"
-               for name, c in found.categories.items()]
+    from backend.domain.cqps import purge_contacts
+
+    contacts = await purge_contacts(now or datetime.now(UTC), dry_run=dry_run)
+    return 0, [*(f"{verb} {name}: {c.rows} row(s), {c.files} file(s), {c.bytes} bytes"
+                 for name, c in found.categories.items()),
+               f"{verb} catalogue messages: {contacts} row(s), 0 file(s), 0 bytes"]
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from backend.app import load_registry
-    from backend.storage import LocalPhotoStore
+    from backend.storage import open_store
 
-    settings = load_settings()
-    registry, store = load_registry(settings), LocalPhotoStore(settings.photos_dir)
+    settings = load_settings(existing=True)
+    registry, store = load_registry(settings), open_store(settings)
     return _print_report(asyncio.run(_with_orm(settings.database_url, lambda: purge_report(
         settings, registry, store, dry_run=args.dry_run))))
 
@@ -435,10 +479,10 @@ async def person_erase_report(email: str, settings, store, *,
 
 
 def cmd_person_erase(args: argparse.Namespace) -> int:
-    from backend.storage import LocalPhotoStore
+    from backend.storage import open_store
 
-    settings = load_settings()
-    store = LocalPhotoStore(settings.photos_dir)
+    settings = load_settings(existing=True)
+    store = open_store(settings)
     return _print_report(asyncio.run(_with_orm(settings.database_url, lambda: person_erase_report(
         args.email, settings, store, dry_run=args.dry_run))))
 
@@ -453,9 +497,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="seed the demo data (idempotent)")
     serve.add_argument("--no-migrate", action="store_true",
                        help="do not apply migrations before starting")
+    serve.add_argument("--workers", type=int, default=0,
+                       help="server processes (default CARNET_WORKERS, 1); more than one "
+                       "needs CARNET_SECRET_KEY")
+    serve.add_argument("--forwarded-allow-ips", metavar="IPS",
+                       help="the TLS proxies whose X-Forwarded-Proto is believed (default "
+                       "CARNET_FORWARDED_ALLOW_IPS, 127.0.0.1)")
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply migrations").set_defaults(func=cmd_migrate)
+    cli_ops.register(sub)  # init, branch create, admin invite
 
     seed = sub.add_parser("seed", help="fill the database with synthetic candidates (benchmarks)")
     seed.add_argument("--candidates", type=int, default=100)
@@ -531,8 +582,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from backend.serving import CommandError, clean_error
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"carnet {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        message = clean_error(exc)
+        if message is None:
+            raise
+        print(f"carnet {args.command}: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -86,12 +86,12 @@ async def _seed_evidence(settings: Settings) -> None:
 
     from backend.app import load_registry
     from backend.domain import evidence
-    from backend.storage import LocalPhotoStore
+    from backend.storage import open_store
 
     enrolment = await Enrolment.get(candidate__email="candidat@demo.test")
     tutor = await Person.get(email="tuteur@demo.test")
     ref = load_registry(settings).get(*DEMO_CQP)
-    store, today = LocalPhotoStore(settings.photos_dir), utcnow().date()
+    store, today = open_store(settings), utcnow().date()
     for days_ago, situation, ratings, photos in DEMO_OBSERVATIONS:
         refs = []
         for competency, label in photos:

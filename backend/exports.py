@@ -81,4 +81,4 @@ def _add_photo(archive: zipfile.ZipFile, store: LocalPhotoStore, photo: dict) ->
         if not store.exists(sha):
             return
     # JPEG is compressed already: stored as is, copied from the file in chunks.
-    archive.write(store.path(sha), name, compress_type=zipfile.ZIP_STORED)
+    archive.writestr(name, store.open(sha), compress_type=zipfile.ZIP_STORED)

@@ -32,6 +32,12 @@ class Organisation(Model):
     branch = fields.ForeignKeyField(
         "models.Organisation", related_name="companies", null=True, on_delete=fields.RESTRICT
     )
+    # A branch's own settings, printed on its PDFs (companies leave them empty).
+    address = fields.TextField(default="")
+    contact = fields.CharField(max_length=200, default="")
+    time_zone = fields.CharField(max_length=64, default="Europe/Paris")
+    logo = fields.BinaryField(null=True)  # PNG or JPEG, at most LOGO_MAX_BYTES
+    logo_type = fields.CharField(max_length=32, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -134,7 +140,9 @@ class Invitation(Model):
     organisation = fields.ForeignKeyField(
         "models.Organisation", related_name="invitations", null=True
     )
-    invited_by = fields.ForeignKeyField("models.Person", related_name="invitations_sent")
+    # None for the first administrator's setup link, issued by `carnet init`.
+    invited_by = fields.ForeignKeyField("models.Person", related_name="invitations_sent",
+                                        null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)

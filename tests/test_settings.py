@@ -8,9 +8,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_setting_read_from_the_environment_is_in_the_readme_table():
     source = (ROOT / "backend" / "settings.py").read_text()
-    read = set(re.findall(r'"(CARNET_[A-Z_]+)"', source))
+    read = set(re.findall(r'"(CARNET_[A-Z0-9_]+)"', source))
     readme = (ROOT / "README.md").read_text()
-    table = set(re.findall(r"^\| `(CARNET_[A-Z_]+)` \|", readme, flags=re.M))
+    table = set(re.findall(r"^\| `(CARNET_[A-Z0-9_]+)` \|", readme, flags=re.M))
     assert read == set(settings.DOCUMENTED)
     assert read == table
 

@@ -97,7 +97,9 @@ class IssuedInvitation:
 
 
 async def invite(*, email: str, full_name: str, role: str, organisation: Organisation | None,
-                 by: Person, at: datetime, days: int, secret_key: str) -> IssuedInvitation:
+                 by: Person | None, at: datetime, days: int,
+                 secret_key: str) -> IssuedInvitation:
+    """`by` is None only for an administrator's setup link printed by the command line."""
     email = check_email(email)
     full_name = (full_name or "").strip()
     if not full_name or len(full_name) > 200:
@@ -111,7 +113,7 @@ async def invite(*, email: str, full_name: str, role: str, organisation: Organis
             role=role, organisation=organisation, invited_by=by,
             expires_at=at + timedelta(days=days),
             using_db=conn)
-        await audit.record("invitation.created", actor_id=by.id,
+        await audit.record("invitation.created", actor_id=by.id if by else None,
                            subject=f"invitation:{invitation.id}",
                            payload={"role": role}, connection=conn)
     return IssuedInvitation(invitation, token)

@@ -6,6 +6,7 @@ from backend.routes import (
     account,
     admin,
     branch,
+    branches,
     enrolments,
     evidence,
     jury,
@@ -22,4 +23,5 @@ from backend.routes import (
 ROUTES = [*system.routes, *openapi.routes, *session.routes, *account.routes, *referentials.routes,
           *enrolments.routes, *evidence.routes, *admin.routes, *progress.routes,
           *tutor.routes, *pwa.routes, *jury.routes, *personal_data.routes,
-          *branch.routes]
+          *branch.routes,
+          *branches.routes]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from backend.access import AUTHENTICATED, allow
@@ -21,6 +21,7 @@ from backend.permissions import (
     require_photo_writer,
     require_writer,
 )
+from backend.photo_http import photo_response
 from backend.storage import PhotoStore, parse_content_digest
 
 
@@ -113,8 +114,8 @@ async def get_photo(request: Request) -> Response:
                "X-Content-Type-Options": "nosniff"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    path = photo_store(request).path(sha)
-    return FileResponse(path, media_type=photo.content_type, headers=headers)
+    return await photo_response(photo_store(request), sha, photo.content_type, headers,
+                                request.app.state.settings.s3_presign_seconds)
 
 
 async def writable_relation(identity: Identity, enrolment_id) -> Relation:

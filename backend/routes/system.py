@@ -14,6 +14,7 @@ from backend.access import PUBLIC, allow
 from backend.auth import current_identity
 from backend.errors import ServiceUnavailable
 from backend.http import json_response
+from backend.models import Organisation
 from backend.pages import render
 
 FOREVER = "public, max-age=31536000, immutable"
@@ -59,6 +60,8 @@ async def home(request: Request) -> Response:
         for role, path in ROLE_HOMES:
             if role in roles:
                 return RedirectResponse(path, status_code=303)
+    if not await Organisation.filter(kind="branch").exists():  # before `carnet init`
+        return await render(request, "setup.html")
     return await render(request, "home.html")
 
 

@@ -249,6 +249,12 @@ ROWS = [
     Row("POST", "/admin/jury-sessions/{id:int}/members/{member_id:int}/remove",
         lambda w, own: (f"/admin/jury-sessions/{pick(w, own, 'session')}/members/"
                         f"{pick(w, own, 'member')}/remove", {"data": {}}), ADMIN_OBJECT),
+    Row("GET", "/admin/branches/new", plain("/admin/branches/new"), ADMIN_ONLY),
+    Row("POST", "/admin/branches/new", plain("/admin/branches/new", data={}), ADMIN_ONLY),
+    Row("GET", "/admin/branches/{id:int}", admin_object("/admin/branches/{}", "branch"),
+        ADMIN_OBJECT),
+    Row("POST", "/admin/branches/{id:int}", admin_object("/admin/branches/{}", "branch",
+                                                         data={}), ADMIN_OBJECT),
     # --- the branch's certificates: the imported national register (shared public data;
     # --- an unknown fiche is 404 to admins; tests/routes/test_register.py reads real ones)
     Row("GET", "/admin/register", plain("/admin/register?q=rncp"), ADMIN_ONLY),

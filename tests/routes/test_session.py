@@ -32,12 +32,20 @@ async def test_plain_http_on_loopback_gets_a_dev_cookie_without_secure(app):
         assert (await c.get("/api/v1/me")).status_code == 200
 
 
-async def test_plain_http_on_another_host_still_gets_the_secure_cookie(app):
+async def test_plain_http_on_another_host_gets_a_page_saying_why_login_cannot_work(app):
+    """Not a silent logout: the Secure cookie would be dropped, so the page says so
+    (backend/proxy.py); liveness still answers."""
     who = await f.person()
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://carnet.example") as c:
-        response = await f.login(c, who)
-        assert response.headers["set-cookie"].startswith("__Host-carnet=")
+        page = await c.get("/login")
+        assert page.status_code == 403 and "HTTPS" in page.text
+        assert "--forwarded-allow-ips" in page.text
+        response = await c.post("/api/v1/session", json={"email": who.email,
+                                                          "password": f.PASSWORD})
+        assert response.status_code == 403 and response.json()["code"] == "https_required"
+        assert "set-cookie" not in response.headers
+        assert (await c.get("/health")).status_code == 200
 
 
 async def test_me_names_the_person_and_their_roles(client):

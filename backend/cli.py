@@ -32,7 +32,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from backend.app import create_app
     from backend.db import migrate
     from backend.logs import log_config
-
     from backend.serving import check_port, json_log_config, loud_demo_warning
 
     settings = load_settings()

@@ -58,6 +58,12 @@ class SeaweedFS:
                 "CARNET_S3_SECRET_ACCESS_KEY": self.secret_key}
 
 
+def flag(name: str) -> str:
+    """`s3` -> `s3.port`, `s3.grpc` -> `s3.port.grpc` (weed mini's flag names)."""
+    base, _, grpc = name.partition(".")
+    return f"{base}.port.grpc" if grpc else f"{base}.port"
+
+
 @contextlib.contextmanager
 def running_seaweedfs(folder: Path, binary: str):
     ports = {name: _free_port() for name in (
@@ -66,8 +72,7 @@ def running_seaweedfs(folder: Path, binary: str):
     args = [binary, "mini", f"-dir={folder}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0", f"-bucket={BUCKET}",
-            *(f"-{name.replace('.grpc', '.port.grpc') if name.endswith('.grpc') else name + '.port'}"
-              f"={port}" for name, port in ports.items())]
+            *(f"-{flag(name)}={port}" for name, port in ports.items())]
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
     log = (folder / "weed.log").open("wb")
     process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,

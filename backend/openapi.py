@@ -80,6 +80,21 @@ SCHEMAS: dict[str, Schema] = {
                 "is_president": BOOLEAN})},
         }),
     }),
+    "CatalogueEntry": obj({
+        "code": STRING, "version": STRING, "title": STRING, "branch": STRING, "url": STRING,
+        "purpose": STRING, "jobs": {"type": "array", "items": STRING},
+        "assessment": {"type": "string", "enum": ["work_situations"]},
+        "duration": STRING, "prerequisites": STRING, "classification": STRING,
+        "register": obj({"kind": STRING, "number": nullable(STRING), "level": nullable(INTEGER),
+                         "url": nullable(STRING)}),
+        "opened_on": nullable(STRING),
+        "blocks": {"type": "array", "items": obj({
+            "code": STRING, "title": STRING,
+            "competencies": {"type": "array", "items": STRING}})},
+        "figures": nullable(obj({
+            "holders_per_year": {"type": "object", "additionalProperties": INTEGER},
+            "success_rate": nullable({"type": "number"})})),
+    }),
     "ReferentialSummary": obj({
         "code": STRING, "version": STRING, "title": STRING, "branch": STRING,
         "register": obj({"kind": STRING, "number": nullable(STRING),
@@ -156,9 +171,9 @@ SCHEMAS: dict[str, Schema] = {
         "enrolment": {**ROW_ID, "description": "The enrolment (parcours) observed."},
         "observed_on": {**DATE, "description": "French calendar day; not in the future, not "
                         "before the enrolment started."},
-        "situation": {**STRING, "minLength": 1, "maxLength": MAX_SITUATION,
-                      "description": "The work situation (not blank). For a reflection: "
-                      "what the candidate did."},
+        "situation": {**STRING, "maxLength": MAX_SITUATION,
+                      "description": "The work situation; optional for an observation. "
+                      "For a reflection (not blank): what the candidate did."},
         "place": nullable({**STRING, "maxLength": MAX_PLACE,
                            "description": "A place label, never GPS."}),
         "kind": {"type": "string", "enum": list(OBSERVATION_KINDS), "default": "observation"},
@@ -175,7 +190,7 @@ SCHEMAS: dict[str, Schema] = {
                                            "`missing_photos` until they arrive)."}),
         "block": nullable({**STRING, "description": "Block code; required for a reflection."}),
         "supersedes": nullable({**UUID, "description": "The observation this one corrects."}),
-    }, required=["enrolment", "observed_on", "situation"], additionalProperties=False),
+    }, required=["enrolment", "observed_on"], additionalProperties=False),
     "Observation": obj({
         "id": UUID, "enrolment": INTEGER, "kind": {"type": "string",
                                                    "enum": list(OBSERVATION_KINDS)},
@@ -349,6 +364,10 @@ PATHS: dict[str, dict[str, Any]] = {
         tag="referentials", operationId="getReferential", security=PUBLIC,
         parameters=[{"name": "code", "in": "path", "required": True, "schema": STRING},
                     {"name": "version", "in": "path", "required": True, "schema": STRING}])},
+    "/api/v1/catalogue": {"get": op(
+        "The CQPs open to candidates, as the public catalogue shows them (orientation "
+        "services)", {**ok(items_of(ref("CatalogueEntry")))},
+        tag="catalogue", operationId="listCatalogue", security=PUBLIC)},
     "/api/v1/enrolments": {"get": op(
         "Enrolments the caller may see", {**ok(items_of(ref("Enrolment"))),
                                           **error_responses(401)},

@@ -119,7 +119,16 @@ async function page(event) {
 
 /** Logging out forgets the kept pages (personal data), never the outbox. */
 async function logout(event) {
-  const response = await fetch(event.request);
+  let response;
+  try {
+    response = await fetch(event.request);
+  } catch (error) {
+    // Offline: the offline page (the session and the outbox stay), not the browser's error.
+    const offline = event.request.mode === 'navigate'
+      && await caches.match(OFFLINE_URL, {cacheName: STATIC_CACHE});
+    if (offline) return offline;
+    throw error;
+  }
   if (response.ok || response.type === 'opaqueredirect' || response.status === 303) {
     await caches.delete(PAGES_CACHE);
   }

@@ -31,6 +31,7 @@ from backend.models import (
     Enrolment,
     Observation,
     Photo,
+    Tutorship,
 )
 from backend.storage import Ingested, PhotoStore, ingest_image, sha256_hex
 
@@ -206,7 +207,8 @@ def parse_observation(
         enrolment_id=enrolment_id,
         kind=kind,
         observed_on=_observed_on(body, started_on, today, problems),
-        situation=_text(body, "situation", MAX_SITUATION, problems, required=True),
+        situation=_text(body, "situation", MAX_SITUATION, problems,
+                        required=kind == "reflection"),  # optional for an observation
         place=_text(body, "place", MAX_PLACE, problems, required=False),
         comment=_text(body, "comment", MAX_COMMENT, problems, required=False),
         ratings=_ratings(body, ref, kind, problems),
@@ -459,7 +461,9 @@ async def put_observation(
             refuse_if_frozen(
                 blocks_touched(data, ref), await frozen_blocks(data.enrolment_id, conn)
             )
-            await _check_supersedes(data, ref, conn)
+            await _check_supersedes(data, ref, conn, author_id)
+            if author_role == "tutor":
+                await _check_designated_before(data, author_id, conn)
             observation = await Observation.create(
                 id=observation_id,
                 enrolment_id=data.enrolment_id,
@@ -500,7 +504,32 @@ async def put_observation(
     return Stored(True, observation_json(observation, missing))
 
 
-async def _check_supersedes(data: ObservationInput, ref: Referential, conn) -> None:
+def supersede_problem(*, old_kind: str, old_author: int, kind: str, author: int) -> str | None:
+    """A correction replaces only a record of the same kind by the same author: a candidate's
+    reflection never replaces the tutor's observation (nor its ratings), a work situation
+    never becomes a reflective phase (docs/domain.md)."""
+    if old_kind != kind:
+        return ("Une correction remplace un enregistrement de même nature : une réflexion ne "
+                "remplace pas une observation, ni l'inverse.")
+    if old_author != author:
+        return "Seul l'auteur d'un enregistrement peut le corriger."
+    return None
+
+
+async def _check_designated_before(data: ObservationInput, tutor_id: int, conn) -> None:
+    """AFEST (D6313-3-2): the tutor is designated before the work situations they observe."""
+    designated = await Tutorship.filter(enrolment_id=data.enrolment_id,
+                                        tutor_id=tutor_id).using_db(conn).values_list(
+        "designated_on", flat=True)
+    if designated and data.observed_on < min(designated):
+        raise ValidationFailed(
+            f"Observation datée du {data.observed_on:%d/%m/%Y}, avant la désignation du "
+            f"tuteur le {min(designated):%d/%m/%Y}.", code="observed_before_designation",
+            details={"observed_on": "avant la désignation du tuteur"})
+
+
+async def _check_supersedes(data: ObservationInput, ref: Referential, conn,
+                            author_id: int) -> None:
     if data.supersedes is None:
         return
     old = await Observation.get_or_none(id=data.supersedes).using_db(conn)
@@ -508,6 +537,11 @@ async def _check_supersedes(data: ObservationInput, ref: Referential, conn) -> N
         raise ValidationFailed(
             "L'observation corrigée est introuvable sur ce parcours.", code="supersedes_not_found"
         )
+    problem = supersede_problem(old_kind=old.kind, old_author=old.author_id, kind=data.kind,
+                                author=author_id)
+    if problem:
+        raise ValidationFailed(problem, code="supersede_refused",
+                               details={"supersedes": problem})
     frozen = await frozen_blocks(data.enrolment_id, conn)
     touched = {b.code for code in old.ratings if (b := ref.block_of_criterion(code))}
     refuse_if_frozen(touched | ({old.block_code} if old.block_code else set()), frozen)

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from backend.access import allow
+from backend.access import PUBLIC, allow
 from backend.auth import current_identity, now
-from backend.domain import evidence
+from backend.domain import evidence, standing
 from backend.domain.referentials import Referential
 from backend.errors import CarnetError, NotFound, PayloadTooLarge, ValidationFailed
 from backend.http import read_form, referential_of
@@ -34,6 +34,7 @@ from backend.routes.evidence import (
     conflicts_shown_to,
     photo_store,
 )
+from backend.routes.session import safe_next
 
 MAX_FORM_PHOTOS = 10
 # Besides the photos, the form's text fields: ~50 ratings, a comment of 5,000
@@ -54,9 +55,15 @@ THUMB_SIDE = 320  # backend.storage.ingest_image's thumbnail box
 # --- my candidates -------------------------------------------------------------------
 
 
-@allow("tutor")
+@allow(PUBLIC)  # the installed app's start page: checked here, to answer people
 async def tutor_home(request: Request) -> Response:
+    """Logged out, the login form (still a 401); anyone but a tutor goes to their home."""
     identity = await current_identity(request)
+    if identity is None:
+        return await render(request, "session/login.html",
+                            {"next": safe_next(request, request.url.path)}, 401)
+    if "tutor" not in await identity.roles():
+        return RedirectResponse("/", status_code=303)
     enrolments = await Enrolment.filter(
         tutorships__tutor_id=identity.id, tutorships__ended_on=None).distinct().select_related(
         "candidate", "company").order_by("candidate__full_name", "id")
@@ -104,14 +111,36 @@ class CaptureForm:
         """Derived from the form's UUID, so a resent form names the same photos."""
         return [str(uuid.uuid5(uuid.UUID(self.form_id), f"photo-{i}")) for i in range(count)]
 
-    def api_body(self, enrolment_id: int, photo_ids: list[str]) -> dict[str, Any]:
-        competency, _, evidence_label = self.photo_target.partition("|")
+    def api_body(self, enrolment_id: int, photo_ids: list[str],
+                 ref: Referential | None = None) -> dict[str, Any]:
+        target = self.photo_target or (default_target(ref, self.ratings) if ref else "")
+        competency, _, evidence_label = target.partition("|")
         photos = [{"id": pid, "competency": competency or None,
                    "evidence": evidence_label or None} for pid in photo_ids]
         return {"enrolment": enrolment_id, "kind": "observation",
                 "observed_on": self.observed_on, "situation": self.situation,
                 "place": self.place, "comment": self.comment, "ratings": self.ratings,
                 "photos": photos}
+
+
+def photo_choices(competency) -> list[dict[str, str]]:
+    """What a photo taken for this competency may show: its expected photos, then the
+    documents (a photo of the paper); one choice is taken without asking."""
+    kinds = sorted(competency.evidence, key=lambda e: e.kind != "photo")
+    return [{"value": f"{competency.code}|{e.label}", "label": e.label, "kind": e.kind}
+            for e in kinds]
+
+
+def default_target(ref: Referential, ratings: dict[str, str]) -> str:
+    """The plain form's photos, left without a choice: the expected photo of the one
+    competency rated, when it expects exactly one kind of photo."""
+    rated = {c.code: c for c in ref.competencies()
+             if any(k.code in ratings for k in c.criteria)}
+    if len(rated) != 1:
+        return ""
+    (competency,) = rated.values()
+    photos = [e for e in competency.evidence if e.kind == "photo"]
+    return f"{competency.code}|{photos[0].label}" if len(photos) == 1 else ""
 
 
 def _text(form: FormData, name: str) -> str:
@@ -140,14 +169,37 @@ async def render_form(request: Request, relation: Relation, ref: Referential, va
     enrolment = await Enrolment.get(id=relation.enrolment.id).select_related("candidate",
                                                                             "company")
     today = evidence.today_in_france(now(request))
-    open_blocks = {b.code for b in ref.blocks
-                   if any(k.code in values.ratings for c in b.competencies for k in c.criteria)}
+    tree = (await standing.load_records(enrolment.id, ref)).progress(ref, today)
+    identity = await current_identity(request)
+    last = await Observation.filter(enrolment_id=enrolment.id, author_id=identity.id,
+                                    kind="observation").order_by("-created_at").first()
     context = {"enrolment": enrolment, "ref": ref, "values": values, "errors": errors or {},
-               "open_blocks": open_blocks,
+               "blocks": work_in_progress(ref, tree, values.ratings),
+               "last": {"situation": last.situation, "place": last.place} if last else {},
                "today": today.isoformat(), "choices": RATING_CHOICES,
                "max_photos": MAX_FORM_PHOTOS,
                "max_photo_mb": request.app.state.settings.max_upload_bytes // 1_000_000}
     return await render(request, "tutor/observe.html", context, status)
+
+
+def work_in_progress(ref: Referential, tree, rated: dict[str, str]) -> list[dict]:
+    """Blocks with something left to acquire first; in each, the competencies not yet
+    acquired first (unfolded), the acquired ones folded at the end."""
+    states = {c.code: c for b in tree.blocks for c in b.competencies}
+    criteria = {k.code: k.state for c in states.values() for k in c.criteria}
+    blocks = []
+    for block in ref.blocks:
+        items = []
+        for c in block.competencies:
+            done = states[c.code].state == "acquired" if c.code in states else False
+            items.append({"c": c, "done": done, "open": not done or any(
+                k.code in rated for k in c.criteria), "choices": photo_choices(c),
+                "reason": states[c.code].reason if c.code in states else ""})
+        items.sort(key=lambda i: i["done"])  # stable: the referential's order otherwise
+        blocks.append({"b": block, "competencies": items, "criteria": criteria,
+                       "done": all(i["done"] for i in items)})
+    blocks.sort(key=lambda b: b["done"])
+    return blocks
 
 
 async def save_observation(request: Request, relation: Relation, ref: Referential) -> Response:
@@ -181,7 +233,7 @@ def validate_capture(request: Request, relation: Relation, ref: Referential,
     check_uploads(uploads, request.app.state.settings.max_upload_bytes)
     enrolment = relation.enrolment
     return evidence.parse_observation(
-        values.api_body(enrolment.id, values.photo_ids(len(uploads))), ref=ref,
+        values.api_body(enrolment.id, values.photo_ids(len(uploads)), ref), ref=ref,
         started_on=enrolment.started_on, today=evidence.today_in_france(now(request)),
         enrolment_id=enrolment.id)
 

@@ -5,7 +5,7 @@
 import {mountInstallHint} from './install.js';
 import {mountStatus} from './status.js';
 import {startSync} from './sync.js';
-import {enhanceCapture, explainPlainForm} from './capture.js';
+import {pendingCount} from './outbox.js';
 import {t} from './strings.js';
 
 let updateAccepted = false;
@@ -60,9 +60,33 @@ for (const panel of document.querySelectorAll('[data-status]')) mountStatus(pane
 // unless capture.js finds a reason to show it again.
 for (const note of document.querySelectorAll('[data-plain-note]')) note.hidden = true;
 const form = document.querySelector('form[data-capture]');
-if (form) {
-  enhanceCapture(form).catch(() => explainPlainForm('capture_failed')); // the plain form posts
+if (form) { // capture-only code is loaded on the capture page only
+  import('./capture.js').then(({enhanceCapture, explainPlainForm}) =>
+    enhanceCapture(form).catch(() => explainPlainForm('capture_failed'))) // the plain form posts
+    .catch(() => {
+      const note = document.querySelector('[data-plain-note]');
+      if (note) note.hidden = false;
+    });
 }
+
+/** « Se déconnecter » asks first (base.html's <details>): it says what is still on
+ *  this phone, and offline it explains instead of ending on the browser's error page. */
+function mountLogout(box) {
+  const text = box.querySelector('[data-logout-text]');
+  box.addEventListener('toggle', () => {
+    if (!box.open) return;
+    pendingCount().then((count) => {
+      if (count.total) text.textContent = t('logout_pending', {n: count.total});
+    }).catch(() => {});
+  });
+  box.querySelector('form').addEventListener('submit', (event) => {
+    if (navigator.onLine === false) {
+      event.preventDefault();
+      text.textContent = t('logout_offline');
+    }
+  });
+}
+for (const box of document.querySelectorAll('[data-logout]')) mountLogout(box);
 const hint = document.querySelector('[data-install]');
 if (hint) mountInstallHint(hint);
 startSync();

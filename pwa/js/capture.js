@@ -7,6 +7,11 @@
 // the page offers to resume it. What the browser lacks is checked first: when
 // the enhanced flow cannot run, the plain form posts to the server and a line
 // says why.
+//
+// The tutor's minute: a photo taken right after rating a criterion is attached to
+// the evidence its competency expects (automatically when it expects one kind,
+// else one tap among the expected ones); free text is optional, with the last
+// values one tap away; a search or the block list reaches any criterion.
 
 import * as outbox from './outbox.js';
 import {downscale, sha256Hex} from './images.js';
@@ -18,6 +23,29 @@ import {t} from './strings.js';
 
 const RATING_FIELD = 'rating-';
 const DRAFT_WRITE_DELAY_MS = 400;
+const UNDO_MS = 10000;
+
+/** The expected evidence a photo of this competency may show ([{value, label, kind}]). */
+function choicesOf(competency) {
+  if (!competency) return [];
+  try {
+    return JSON.parse(competency.dataset.choices || '[]');
+  } catch {
+    return [];
+  }
+}
+
+/** The one target taken without asking: the single expected photo (or the single
+ *  expected item); null when the tutor must pick. */
+function automaticTarget(choices) {
+  const photos = choices.filter((c) => c.kind === 'photo');
+  if (photos.length === 1) return photos[0].value;
+  return choices.length === 1 ? choices[0].value : null;
+}
+
+function fold(text) {
+  return String(text).normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+}
 
 function localToday() {
   const now = new Date();
@@ -53,7 +81,8 @@ export async function enhanceCapture(form) {
   const sharedTarget = form.querySelector('[data-photo-target]');
   const saveButton = form.querySelector('[data-save]');
   const busy = form.querySelector('[data-busy]');
-  const savedBox = document.querySelector('[data-saved]');
+  const savedBox = form.querySelector('[data-saved]') || document.querySelector('[data-saved]');
+  const undoLine = form.querySelector('[data-undo-line]');
   const errorBox = document.createElement('div');
   errorBox.className = 'alert';
   errorBox.setAttribute('role', 'alert');
@@ -66,15 +95,17 @@ export async function enhanceCapture(form) {
   const photos = [];
   let saving = false;
   let offer = null; // the resume offer, while the tutor has not answered it
+  let context = null; // the competency (<details>) of the criterion rated last
+  const lastKey = `carnet-last:${author ? author.id : 0}:${enrolment}`;
 
   if (!document.getElementById('form-errors')) {
     form.elements.observed_on.value = localToday(); // a page cached yesterday says yesterday
   }
   form.elements.observed_on.max = localToday();
-  // Each photo gets its own choice below its thumbnail.
-  for (const node of [sharedTarget, form.querySelector('label[for=photo_target]')]) {
-    if (node) node.hidden = true;
-  }
+  // Each photo gets its own target below its thumbnail (the plain form's select is hidden by CSS).
+  if (sharedTarget) sharedTarget.disabled = true;
+  mountReuse();
+  mountSearch();
 
   function showError(message) {
     errorBox.textContent = message;
@@ -86,6 +117,79 @@ export async function enhanceCapture(form) {
     if (!busy) return;
     busy.textContent = message || '';
     busy.hidden = !message;
+  }
+
+  // --- last values, search --------------------------------------------------------
+
+  function lastValues() {
+    try {
+      return JSON.parse(localStorage.getItem(lastKey) || 'null') || {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** « Reprendre : … » under situation and place: the last values, one tap away. The
+   *  page says what the server knows; this phone's last save (maybe unsent) wins. */
+  function mountReuse() {
+    const kept = lastValues();
+    for (const name of ['situation', 'place']) {
+      const field = form.elements[name];
+      let button = form.querySelector(`[data-reuse="${name}"]`);
+      if (kept[name]) {
+        if (!button) {
+          button = document.createElement('button');
+          button.type = 'button';
+          button.className = 'reuse secondary';
+          button.dataset.reuse = name;
+          field.after(button);
+        }
+        button.dataset.value = kept[name];
+        button.textContent = t('reuse', {value: kept[name].length > 40 ? `${kept[name].slice(0, 39)}…` : kept[name]});
+      }
+      if (!button) continue;
+      button.hidden = field.value === button.dataset.value;
+      button.onclick = () => {
+        field.value = button.dataset.value;
+        button.hidden = true;
+        field.dispatchEvent(new Event('input', {bubbles: true}));
+      };
+    }
+  }
+
+  function mountSearch() {
+    const line = form.querySelector('[data-search-line]');
+    const input = form.querySelector('[data-criterion-search]');
+    if (!line || !input) return;
+    line.hidden = false;
+    const none = document.createElement('p');
+    none.className = 'muted';
+    none.textContent = t('search_none');
+    none.hidden = true;
+    line.after(none);
+    input.addEventListener('input', () => {
+      const words = fold(input.value).split(/\s+/).filter(Boolean);
+      let shown = 0;
+      for (const block of form.querySelectorAll('[data-block]')) {
+        let inBlock = 0;
+        for (const competency of block.querySelectorAll('[data-competency]')) {
+          let inCompetency = 0;
+          const head = fold(competency.querySelector('summary').textContent);
+          for (const criterion of competency.querySelectorAll('[data-criterion]')) {
+            const text = `${head} ${fold(criterion.querySelector('legend').textContent)}`;
+            const match = words.every((w) => text.includes(w));
+            criterion.hidden = !match;
+            if (match) inCompetency += 1;
+          }
+          competency.hidden = !inCompetency;
+          if (inCompetency && words.length) competency.open = true;
+          inBlock += inCompetency;
+        }
+        block.hidden = !inBlock;
+        shown += inBlock;
+      }
+      none.hidden = shown > 0;
+    });
   }
 
   // --- the draft --------------------------------------------------------------------
@@ -122,12 +226,14 @@ export async function enhanceCapture(form) {
     for (const name of ['observed_on', 'situation', 'place', 'comment']) {
       if (values[name] && form.elements[name] !== typed) form.elements[name].value = values[name];
     }
+    const more = form.querySelector('details.more');
+    if (more && (values.situation || values.place || values.comment)) more.open = true;
     for (const [code, value] of Object.entries(values.ratings || {})) {
       const radio = form.querySelector(`input[name="${RATING_FIELD}${CSS.escape(code)}"][value="${CSS.escape(value)}"]`);
       if (!radio) continue;
       radio.checked = true;
-      const block = radio.closest('details');
-      if (block) block.open = true;
+      const competency = radio.closest('details');
+      if (competency) competency.open = true;
     }
   }
 
@@ -180,33 +286,78 @@ export async function enhanceCapture(form) {
 
   // --- photos ---------------------------------------------------------------------
 
+  /** The photo's target line: what it counts as, or the expected items to pick from
+   *  (large buttons, one tap), never the whole referential. */
+  function showTarget(entry) {
+    const box = entry.targetBox;
+    box.replaceChildren();
+    const competency = entry.competency
+      ? form.querySelector(`[data-competency="${CSS.escape(entry.competency)}"]`) : null;
+    const choices = choicesOf(competency);
+    const line = document.createElement('p');
+    line.className = 'target-line';
+    const chosen = choices.find((c) => c.value === entry.stored.target);
+    if (!competency) line.textContent = t('photo_no_target');
+    else if (chosen) line.textContent = t('photo_for', {label: chosen.label, competency: entry.competency});
+    else if (!choices.length) line.textContent = t('photo_no_evidence', {competency: entry.competency});
+    else line.textContent = t('photo_pick', {competency: entry.competency});
+    line.dataset.targetLine = chosen ? 'set' : 'unset';
+    box.append(line);
+    if (choices.length > 1 || (choices.length === 1 && !chosen)) {
+      const buttons = document.createElement('div');
+      buttons.className = 'target-choices';
+      for (const choice of choices) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = choice.value === entry.stored.target ? 'choice-target' : 'choice-target secondary';
+        button.setAttribute('aria-pressed', String(choice.value === entry.stored.target));
+        button.dataset.target = choice.value;
+        button.textContent = choice.label;
+        button.addEventListener('click', () => {
+          draftPhoto(entry, {target: choice.value});
+          showTarget(entry);
+        });
+        buttons.append(button);
+      }
+      box.append(buttons);
+    }
+  }
+
+  /** A photo follows the criterion rated last: its competency's expected evidence. */
+  function aimAt(entry, competency) {
+    entry.competency = competency ? competency.dataset.competency : null;
+    const target = automaticTarget(choicesOf(competency));
+    draftPhoto(entry, {target: target || '', competency: entry.competency});
+    showTarget(entry);
+  }
+
   function addPhoto(file, stored = null) {
     const number = photos.length + 1;
     const row = document.createElement('li');
     row.className = 'thumb';
     const image = document.createElement('img');
     image.alt = t('photo_alt', {n: number});
+    image.width = 96;
+    image.height = 96;
     const note = document.createElement('span');
-    note.className = 'muted';
+    note.className = 'muted small';
     note.textContent = t('photo_reducing');
-    const select = sharedTarget.cloneNode(true);
-    select.id = `photo-target-${newId()}`;
-    select.removeAttribute('name');
-    select.hidden = false;
-    select.value = stored ? stored.target || '' : sharedTarget.value;
-    const label = document.createElement('label');
-    label.htmlFor = select.id;
-    label.textContent = t('photo_target', {n: number});
+    const targetBox = document.createElement('div');
+    targetBox.className = 'target';
     const remove = document.createElement('button');
     remove.type = 'button';
-    remove.className = 'secondary small';
+    remove.className = 'secondary remove';
     remove.textContent = t('photo_remove');
-    row.append(image, note, label, select, remove);
+    row.append(image, note, targetBox, remove);
     thumbs.append(row);
-    const entry = {select, row, url: null, stored: stored || {id: newId(), draft: draftKey,
+    const entry = {row, targetBox, url: null, competency: stored ? stored.competency || null
+      : (context ? context.dataset.competency : null),
+    stored: stored || {id: newId(), draft: draftKey,
       blob: file, reduced: false, original: false, width: null, height: null,
-      target: select.value, order: Date.now() + number, takenAt: new Date().toISOString()}};
+      target: automaticTarget(choicesOf(context)) || '', competency: context ? context.dataset.competency : null,
+      order: Date.now() + number, takenAt: new Date().toISOString()}};
     if (!stored) keep(outbox.putDraftPhoto(entry.stored)); // on disk before any decoding
+    showTarget(entry);
     entry.ready = entry.stored.reduced
       ? Promise.resolve({blob: entry.stored.blob, width: entry.stored.width,
         height: entry.stored.height, original: entry.stored.original})
@@ -225,13 +376,42 @@ export async function enhanceCapture(form) {
         : t('photo_size', {width: result.width, height: result.height, kb: Math.round(result.blob.size / 1000)})]
         .filter(Boolean).join(' ');
     });
-    select.addEventListener('change', () => draftPhoto(entry, {target: select.value}));
-    remove.addEventListener('click', () => {
-      photos.splice(photos.indexOf(entry), 1);
-      row.remove();
-      if (entry.url) URL.revokeObjectURL(entry.url);
-      keep(outbox.deleteDraftPhoto(entry.stored.id));
+    remove.addEventListener('click', () => removePhoto(entry));
+  }
+
+  let undoTimer = null;
+  /** Removed at once (and from the draft), with « Annuler » for a few seconds. */
+  function removePhoto(entry) {
+    const index = photos.indexOf(entry);
+    if (index < 0) return;
+    photos.splice(index, 1);
+    entry.row.remove();
+    keep(outbox.deleteDraftPhoto(entry.stored.id));
+    if (!undoLine) return;
+    clearTimeout(undoTimer);
+    const text = document.createElement('span');
+    text.textContent = `${t('photo_removed')} `;
+    const undo = document.createElement('button');
+    undo.type = 'button';
+    undo.className = 'secondary';
+    undo.dataset.undo = '';
+    undo.textContent = t('photo_undo');
+    undo.addEventListener('click', () => {
+      clearTimeout(undoTimer);
+      undoLine.hidden = true;
+      undoLine.replaceChildren();
+      if (photos.length >= maxPhotos) return;
+      photos.splice(Math.min(index, photos.length), 0, entry);
+      thumbs.insertBefore(entry.row, thumbs.children[index] || null);
+      keep(outbox.putDraftPhoto(entry.stored));
     });
+    undoLine.replaceChildren(text, undo);
+    undoLine.hidden = false;
+    undoTimer = setTimeout(() => {
+      undoLine.hidden = true;
+      undoLine.replaceChildren();
+      if (entry.url && !photos.includes(entry)) URL.revokeObjectURL(entry.url);
+    }, UNDO_MS);
   }
 
   // --- saving ---------------------------------------------------------------------
@@ -244,7 +424,6 @@ export async function enhanceCapture(form) {
 
   function problem(values) {
     if (!values.observed_on) return t('need_date');
-    if (!values.situation) return t('need_situation');
     if (!Object.keys(values.ratings).length && !photos.length) return t('need_content');
     return null;
   }
@@ -268,6 +447,8 @@ export async function enhanceCapture(form) {
     clearTimeout(draftTimer);
     form.reset();
     form.elements.observed_on.value = localToday();
+    context = null;
+    if (undoLine) undoLine.hidden = true;
     for (const entry of photos) if (entry.url) URL.revokeObjectURL(entry.url);
     photos.length = 0;
     thumbs.replaceChildren();
@@ -294,10 +475,15 @@ export async function enhanceCapture(form) {
       const records = await photoRecords(taken, observationId, savedAt);
       setBusy(t('saving'));
       const body = {enrolment, kind: 'observation', ...values,
-        photos: records.map((r, i) => ({id: r.id, ...photoTarget(taken[i].select.value)}))};
+        photos: records.map((r, i) => ({id: r.id, ...photoTarget(taken[i].stored.target)}))};
       await outbox.saveCapture({id: observationId, enrolment, body, savedAt, author, state: 'pending',
         error: null}, records, {draft: draftKey});
+      try {
+        localStorage.setItem(lastKey, JSON.stringify({situation: values.situation || lastValues().situation || '',
+          place: values.place || lastValues().place || ''}));
+      } catch { /* private mode: the page's own last values stay */ }
       clearForm();
+      mountReuse();
       savedBox.textContent = t('saved', {n: 1 + records.length});
       savedBox.hidden = false;
       savedBox.focus();
@@ -326,8 +512,16 @@ export async function enhanceCapture(form) {
       input.value = ''; // the same photo may be chosen again; the files live in `photos`
     });
   }
+  form.addEventListener('change', (event) => {
+    const radio = event.target;
+    if (radio.type !== 'radio' || !radio.name.startsWith(RATING_FIELD) || !radio.value) return;
+    if (savedBox) savedBox.hidden = true;
+    context = radio.closest('[data-competency]');
+    // Photos taken before any rating follow the first criterion rated.
+    for (const entry of photos) if (!entry.competency) aimAt(entry, context);
+  });
   form.addEventListener('input', async (event) => {
-    if (event.target.type === 'file') return;
+    if (event.target.type === 'file' || event.target.type === 'search') return;
     if (offer) await resume(event.target);
     writeDraftSoon();
   });
@@ -336,5 +530,12 @@ export async function enhanceCapture(form) {
     save();
   });
   await offerDraft().catch(() => {});
+  document.body.classList.add('has-savebar');
+  const bar = form.querySelector('[data-savebar]');
+  if (bar && typeof ResizeObserver === 'function') { // the fixed bar never hides the page's end
+    new ResizeObserver(() => {
+      document.body.style.paddingBottom = `${bar.offsetHeight + 8}px`;
+    }).observe(bar);
+  }
   form.dataset.enhanced = 'true';
 }

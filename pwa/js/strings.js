@@ -7,6 +7,9 @@ const FR = {
   // app.js
   update_available: 'Nouvelle version disponible. Les observations enregistrées sur le téléphone sont conservées.',
   update_button: 'Mettre à jour',
+  logout_pending: {one: "{n} élément n'est pas encore envoyé : il reste sur ce téléphone et partira quand vous vous reconnecterez. Se déconnecter quand même ?",
+    other: "{n} éléments ne sont pas encore envoyés : ils restent sur ce téléphone et partiront quand vous vous reconnecterez. Se déconnecter quand même ?"},
+  logout_offline: "Pas de réseau : impossible de se déconnecter maintenant. Rien n'est perdu, vos éléments restent sur ce téléphone. Réessayez avec du réseau.",
 
   // install.js
   install_prompt: "Installez Carnet pour l'ouvrir en un geste, même sans réseau.",
@@ -75,7 +78,7 @@ const FR = {
   no_estimate: "Ce navigateur n'indique pas l'espace disponible.",
   usage: 'Espace utilisé : {usage} sur {quota} disponibles.',
   persisted: "Stockage protégé : le navigateur ne l'effacera pas pour faire de la place ; seuls l'effacement des données du site ou la désinstallation le suppriment.",
-  not_persisted: "Stockage non protégé : le navigateur pourrait l'effacer s'il manque de place. Exportez régulièrement les éléments non envoyés.",
+  not_persisted: "Si le téléphone manque de place, il peut effacer ce qui n'est pas encore envoyé. Pour ne rien perdre : envoyez dès que vous avez du réseau, ou gardez une copie avec « Exporter les éléments non envoyés ».",
   rules_ios_tab: "iPhone, dans Safari : les données de ce site, dont les éléments non envoyés, sont effacées après 7 jours d'utilisation de Safari sans ouvrir Carnet, même quand le stockage est dit « protégé ». Installez Carnet sur l'écran d'accueil pour les garder.",
   rules_ios_app: "iPhone, application de l'écran d'accueil : ses données sont séparées de celles de Safari et ne sont pas effacées après 7 jours sans visite. Supprimer l'application de l'écran d'accueil les efface ; iOS peut aussi en effacer si le téléphone manque d'espace.",
   near_quota: "Espace presque plein ({percent} %) : envoyez ou exportez les éléments en attente, sinon les prochaines photos ne pourront pas être gardées.",
@@ -92,6 +95,14 @@ const FR = {
   photo_size: '{width} × {height} px, {kb} Ko',
   photo_target: 'Ce que montre la photo {n}',
   photo_remove: 'Retirer',
+  photo_removed: 'Photo retirée.',
+  photo_undo: 'Annuler',
+  photo_for: 'Preuve : {label} ({competency})',
+  photo_pick: 'Que montre cette photo ({competency}) ?',
+  photo_no_target: "Notez un critère : la photo sera rattachée à la preuve attendue pour sa compétence.",
+  photo_no_evidence: "{competency} n'attend pas de photo : elle est gardée avec l'observation.",
+  reuse: 'Reprendre : {value}',
+  search_none: 'Aucun critère ne correspond.',
   need_date: "Indiquez la date de l'observation.",
   need_situation: "Indiquez la situation ou l'ouvrage observé.",
   need_content: 'Une observation évalue au moins un critère ou joint une photo.',

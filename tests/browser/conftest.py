@@ -207,15 +207,24 @@ async def wait_pending(page, count: int, timeout_ms: int = TIMEOUT_MS) -> None:
         await asyncio.sleep(0.1)
 
 
+async def open_more(page) -> None:
+    """The optional fields (date, situation, place, comment) are folded."""
+    more = page.locator("form[data-capture] details.more")
+    if await more.get_attribute("open") is None:
+        await more.locator("summary").click()
+
+
 async def fill_observation(page, situation: str, *, ratings: dict[str, str],
                            photos: list[Path] = ()) -> None:
+    await open_more(page)
     await page.fill("#situation", situation)
     await page.fill("#place", "Atelier")
     for code, value in ratings.items():
-        block = page.locator("details.block", has=page.locator(f"[data-criterion='{code}']"))
-        if await block.get_attribute("open") is None:
-            await block.locator("summary").click()
-        await page.check(f"input[name='rating-{code}'][value='{value}']")
+        competency = page.locator("details.competency",
+                                  has=page.locator(f"[data-criterion='{code}']"))
+        if await competency.get_attribute("open") is None:
+            await competency.locator("summary").click()
+        await page.check(f"input[name='rating-{code}'][value='{value}']", force=True)
     if photos:
         await page.set_input_files("#photos", [str(p) for p in photos])
         await page.wait_for_function(

@@ -15,6 +15,7 @@ from tests.browser.conftest import (
     fill_observation,
     log_in,
     open_capture,
+    open_more,
     save,
     wait_pending,
 )
@@ -126,6 +127,7 @@ async def test_the_save_button_says_what_it_waits_for(context, server, small_pho
     await open_capture(page, server)
     await page.evaluate(RESIZE_LIMIT, 3000)
     await context.set_offline(True)
+    await open_more(page)
     await page.fill("#situation", "Attente")
     await page.set_input_files("#photos", [str(small_photos[0])])
     await page.click("[data-save]")

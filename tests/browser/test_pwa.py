@@ -197,6 +197,7 @@ async def test_session_expired_while_offline_keeps_everything_and_resumes_after_
     await open_capture(page, server)
     other = await context.new_page()  # the session ends elsewhere (same browser)
     await other.goto("/tutor")
+    await other.click("[data-logout] summary")  # « Se déconnecter » asks first
     await other.click("form[action='/logout'] button")
     await other.wait_for_url("**/login")
     await other.close()

@@ -47,6 +47,7 @@ def authored(server, situation: str) -> list[tuple]:
 
 async def log_out(page) -> None:
     await page.goto("/tutor")
+    await page.click("[data-logout] summary")  # « Se déconnecter » asks first
     await page.click("form[action='/logout'] button")
     await page.wait_for_url("**/login")
 

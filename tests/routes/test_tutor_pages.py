@@ -4,6 +4,7 @@ import io
 import json
 import re
 import uuid
+from datetime import timedelta
 
 from PIL import Image
 
@@ -42,18 +43,67 @@ async def test_capture_form_lists_every_criterion_of_the_referential_grouped_by_
     await f.login(client, w.tutor)
     html = await open_form(client, w.enrolment.id)
     ref = app.state.registry.get(*f.CQP)
-    sections = html.split('<details class="block"')[1:]
+    sections = html.split('<section class="block')[1:]
     assert len(sections) == len(ref.blocks)
-    for block, section in zip(ref.blocks, sections, strict=True):
-        assert block.code in section.split("</summary>")[0]
+    assert {b.code for b in ref.blocks} == {re.search(r'data-block="([^"]+)"', s)[1]
+                                            for s in sections}
+    for section in sections:
+        block = ref.block(re.search(r'data-block="([^"]+)"', section)[1])
         for criterion in (k for c in block.competencies for k in c.criteria):
             name = f"rating-{re.escape(criterion.code)}"
             radios = re.findall(rf'name="{name}" value="(\w*)"', section)
             assert radios == ["met", "progressing", "not_met", ""]
             assert f'name="rating-{criterion.code}" value="" checked' in section
+        for code in (b.code for b in ref.blocks):  # one tap to any block
+            assert f'href="#block-{code}"' in html
     assert 'capture="environment"' in html and 'accept="image/*"' in html and "multiple" in html
     assert f'value="{today_in_france(utcnow()).isoformat()}"' in html
     assert "<legend>" in html and "Non observé" in html and "Enregistrer" in html
+    # Free text is optional; the photo choices of a competency are its expected items.
+    assert re.search(r'<input id="situation"[^>]*required', html) is None
+    assert "détail soudure" in html and "data-choices=" in html
+
+
+async def test_acquired_competencies_are_folded_after_the_work_in_progress(client, app):
+    w = await f.world()
+    ref = app.state.registry.get(*f.CQP)
+    c11 = next(c for c in ref.competencies() if c.code == "C1.1")
+    await f.login(client, w.tutor)
+    for days_ago in (1, 2):
+        day = today_in_france(utcnow()) - timedelta(days=days_ago)
+        response = await client.put(f"/api/v1/observations/{uuid.uuid4()}", json={
+            "enrolment": w.enrolment.id, "observed_on": day.isoformat(),
+            "ratings": {k.code: "met" for k in c11.criteria}})
+        assert response.status_code in (200, 201), response.text
+    html = await open_form(client, w.enrolment.id)
+    bc01 = html.split('data-block="BC01"')[1].split("</section>")[0]
+    order = re.findall(r'data-competency="([^"]+)"[^>]*?( open)?>', bc01)
+    assert order == [("C1.2", " open"), ("C1.3", " open"), ("C1.1", "")], order
+
+
+async def test_the_plain_form_attaches_photos_to_the_one_expected_photo(client):
+    w = await f.world()
+    await f.login(client, w.tutor)
+    fid = form_id(await open_form(client, w.enrolment.id))
+    data = {"form_id": fid, "observed_on": today_in_france(utcnow()).isoformat(),
+            "rating-C2.1.a": "met", "photo_target": ""}
+    response = await client.post(f"/enrolments/{w.enrolment.id}/observe", data=data,
+                                 files=[("photos", ("a.jpg", noise_jpeg(), "image/jpeg"))])
+    assert response.status_code == 303, response.text
+    observation = await Observation.get(id=fid)
+    assert observation.situation == ""
+    assert [(p["competency"], p["evidence"]) for p in observation.photos] == [
+        ("C2.1", "pièces débitées et usinées")]
+
+
+async def test_the_start_page_answers_the_logged_out_and_other_roles(client):
+    w = await f.world()
+    response = await client.get("/tutor")
+    assert response.status_code == 401 and 'action="/login"' in response.text
+    assert 'name="next" value="/tutor"' in response.text
+    await f.login(client, w.candidate)
+    response = await client.get("/tutor")
+    assert response.status_code == 303 and response.headers["location"] == "/"
 
 
 async def test_form_without_javascript_stores_the_observation_and_its_photos_once(client):
@@ -82,17 +132,27 @@ async def test_form_without_javascript_stores_the_observation_and_its_photos_onc
         assert (await client.get(f"/api/v1/photos/{photo.id}?size=thumb")).status_code == 200
 
 
-async def test_missing_situation_re_renders_the_form_with_the_message_and_the_values(client):
+async def test_an_observation_without_situation_is_saved(client):
     w = await f.world()
     await f.login(client, w.tutor)
     fid = form_id(await open_form(client, w.enrolment.id))
     response = await client.post(f"/enrolments/{w.enrolment.id}/observe",
-                                 data=capture(fid, situation="  "))
+                                 data=capture(fid, situation="  ", photo_target=""))
+    assert response.status_code == 303, response.text
+    observation = await Observation.get(id=fid)
+    assert observation.situation == "" and observation.place == "Chantier Dupont"
+
+
+async def test_an_error_re_renders_the_form_with_the_values(client):
+    w = await f.world()
+    await f.login(client, w.tutor)
+    fid = form_id(await open_form(client, w.enrolment.id))
+    response = await client.post(f"/enrolments/{w.enrolment.id}/observe",
+                                 data=capture(fid, observed_on="2999-01-01"))
     assert response.status_code == 422
-    assert "Indiquez la situation ou l&#39;ouvrage observé." in response.text
     assert 'value="Chantier Dupont"' in response.text
     assert 'name="rating-C1.1.a" value="met" checked' in response.text
-    assert 'aria-invalid="true" aria-describedby="situation-error"' in response.text
+    assert 'aria-invalid="true" aria-describedby="observed_on-error"' in response.text
     assert form_id(response.text) == fid  # nothing was stored: the same form goes on
     assert await Observation.all().count() == 0 and await Photo.all().count() == 0
 

@@ -32,7 +32,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from backend.app import create_app
     from backend.db import migrate
     from backend.logs import log_config
-    from backend.serving import check_port, json_log_config, loud_demo_warning
+    from backend.serving import (
+        check_port,
+        json_log_config,
+        loud_demo_warning,
+        prepare_multiprocess_metrics,
+    )
 
     settings = load_settings()
     workers = args.workers or settings.workers
@@ -59,6 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = {"host": args.host, "port": args.port, "log_level": settings.log_level.lower(),
                "log_config": config, "proxy_headers": True, "forwarded_allow_ips": forwarded,
                "server_header": False}
+    if settings.metrics and workers > 1:  # /metrics sums the workers' files
+        prepare_multiprocess_metrics(settings.data_dir / "prometheus")
     if workers > 1:  # each process builds its app from the same environment
         uvicorn.run("backend.serving:app_from_env", factory=True, workers=workers, **options)
     else:

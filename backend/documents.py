@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backend import resources
+from backend import metrics, resources
 from backend.errors import ServiceUnavailable
 from backend.storage import PhotoStore, check_sha
 
@@ -101,9 +101,14 @@ async def pdf(request: Request, template: str, context: dict[str, Any]) -> bytes
         raise ServiceUnavailable(
             f"Les documents PDF ne peuvent pas être produits sur ce serveur : {_missing}",
             code="pdf_unavailable")
-    async with _slots(request):
-        return await run_in_threadpool(render_pdf, request.app.state.templates.env, template,
-                                       context, request.app.state.photo_store)
+    with metrics.pdf_waiting(request):
+        await _slots(request).acquire()
+    try:
+        with metrics.pdf_running(request):
+            return await run_in_threadpool(render_pdf, request.app.state.templates.env,
+                                           template, context, request.app.state.photo_store)
+    finally:
+        _slots(request).release()
 
 
 def pdf_response(data: bytes, filename: str) -> Response:

@@ -109,3 +109,14 @@ def clean_error(exc: BaseException) -> str | None:
     if isinstance(exc, OperationalError) and "unable to open database" in str(exc):
         return f"cannot open the SQLite database ({exc}); check CARNET_DATA_DIR"
     return None
+
+
+def prepare_multiprocess_metrics(folder) -> None:
+    """A fresh folder for prometheus-client's multiprocess mode, named in the environment
+    the workers inherit (before any of them imports prometheus_client)."""
+    import os
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)

@@ -90,6 +90,9 @@ ROWS = [
     Row("GET", "/ready", plain("/ready"), PUBLIC),
     # Off unless CARNET_METRICS=on (tests/test_operations.py turns it on).
     Row("GET", "/metrics", plain("/metrics"), same(**{r: 404 for r in ROLES})),
+    Row("GET", "/ready", plain("/ready"), PUBLIC),
+    # Off unless CARNET_METRICS=on (tests/test_operations.py turns it on).
+    Row("GET", "/metrics", plain("/metrics"), same(**{r: 404 for r in ROLES})),
     Row("GET", "/", plain("/"), PUBLIC),
     Row("GET", "/api/v1/openapi.json", plain("/api/v1/openapi.json"), PUBLIC),
     Row("POST", "/api/v1/session", lambda w, own: ("/api/v1/session", {"json": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
@@ -17,14 +18,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.templating import Jinja2Templates
 from tortoise.contrib.starlette import RegisterTortoise
 
-from backend import access, audit, documents, resources
+from backend import access, audit, documents, mailer, resources
 from backend.auth import utcnow
 from backend.db import tortoise_config
 from backend.domain.referentials import Registry
 from backend.errors import CarnetError, MethodNotAllowed, NotFound
 from backend.http import json_response, wants_json
 from backend.i18n import translations
-from backend.metrics import MetricsMiddleware
 from backend.middleware import CrossSiteGuard, SecurityHeaders
 from backend.pages import render
 from backend.proxy import PlainHttpGuard
@@ -68,12 +68,18 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
             return
         async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
             await audit.ensure_head()
+            sender = None
+            if settings.smtp_url:
+                sender = asyncio.create_task(mailer.run_forever(
+                    settings, lambda: app.state.clock(), settings.mail_interval_seconds))
             # What is loaded by now (ORM, referentials, templates, WeasyPrint) lives as long
             # as the process: frozen, full collections stop walking it. They took 60-90 ms
             # in the middle of requests, the tail of bench/scale_pg.py.
             gc.collect()
             gc.freeze()
             yield
+            if sender is not None:
+                sender.cancel()
 
     routes = ROUTES
     check_access_rules(routes)
@@ -81,8 +87,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         # gzip: the app shell must stay small on a phone (images are left alone).
-        middleware=[Middleware(MetricsMiddleware),
-                    Middleware(GZipMiddleware, minimum_size=1000), Middleware(SecurityHeaders),
+        middleware=[Middleware(GZipMiddleware, minimum_size=1000), Middleware(SecurityHeaders),
                     Middleware(CrossSiteGuard), Middleware(PlainHttpGuard)],
         exception_handlers={CarnetError: handle_error, HTTPException: handle_http_exception,
                             Exception: handle_unexpected},

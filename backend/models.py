@@ -396,3 +396,113 @@ class RegisterBlock(Model):
     class Meta:
         table = "register_block"
         unique_together = (("certification", "code"),)
+
+
+class Notice(Model):
+    """Something that happened, for one person: shown in the app (with an unread
+    count) and, by their choice, mailed (`MailMessage`)."""
+
+    id = fields.IntField(primary_key=True)
+    person = fields.ForeignKeyField("models.Person", related_name="notices",
+                                    on_delete=fields.CASCADE)
+    event = fields.CharField(max_length=40)  # block.ready, dossier.presented, …
+    params = fields.JSONField(default=dict)  # names, block code, outcome word: no evidence
+    link = fields.CharField(max_length=300, default="")
+    created_at = fields.DatetimeField()
+    read_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "notice"
+        indexes = [Index(fields=("person_id", "read_at"))]
+
+
+class MailMessage(Model):
+    """The durable mail outbox: written in the transaction of what it tells, sent
+    after the commit. `key` is the Message-ID: it is claimed before sending, so a
+    worker that dies mid-send leaves a message another retries under the same id."""
+
+    id = fields.IntField(primary_key=True)
+    key = fields.CharField(max_length=100, unique=True)
+    person = fields.ForeignKeyField("models.Person", related_name="mails", null=True,
+                                    on_delete=fields.SET_NULL)
+    to_address = fields.CharField(max_length=EMAIL_LENGTH)
+    subject = fields.CharField(max_length=200)
+    body = fields.TextField()
+    created_at = fields.DatetimeField()
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    claimed_until = fields.DatetimeField(null=True)
+    sent_at = fields.DatetimeField(null=True)
+    last_error = fields.CharField(max_length=200, default="")
+
+    class Meta:
+        table = "mail_message"
+        indexes = [Index(fields=("sent_at", "next_attempt_at"))]
+
+
+class MailPreference(Model):
+    """How a person wants notices mailed: each one, a daily digest, or none
+    (a jury convocation is mailed whatever they chose)."""
+
+    person = fields.OneToOneField("models.Person", related_name="mail_preference",
+                                  primary_key=True, on_delete=fields.CASCADE)
+    mode = fields.CharField(max_length=8, default="each")  # each | digest | none
+    digest_until = fields.DatetimeField(null=True)  # notices before this were digested
+
+    class Meta:
+        table = "mail_preference"
+
+
+CERTIFICATE_STATUSES = ("project", "open", "closed", "withdrawn")
+
+
+class Certificate(Model):
+    """A CQP as its branch manages it: owner branch and what the public catalogue publishes."""
+
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)  # the referentials' code
+    # The branch that manages it; null until an admin first sets something on it.
+    branch = fields.ForeignKeyField("models.Organisation", related_name="certificates",
+                                    null=True, on_delete=fields.RESTRICT)
+    publish_figures = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "certificate"
+
+
+class CertificateVersion(Model):
+    """The status of one referential version: project, open, closed to new candidates or
+    withdrawn. A loaded version without a row is open."""
+
+    id = fields.IntField(primary_key=True)
+    certificate = fields.ForeignKeyField("models.Certificate", related_name="versions",
+                                         on_delete=fields.CASCADE)
+    version = fields.CharField(max_length=32)
+    status = fields.CharField(max_length=16, default="open")
+    opened_on = fields.DateField(null=True)
+    closed_on = fields.DateField(null=True)
+    withdrawn_on = fields.DateField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "certificate_version"
+        unique_together = (("certificate", "version"),)
+
+
+class CatalogueContact(Model):
+    """A message sent from the public catalogue by a company or a person interested."""
+
+    id = fields.IntField(primary_key=True)
+    certificate_code = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=16)  # "company" | "person"
+    full_name = fields.CharField(max_length=200)
+    email = fields.CharField(max_length=EMAIL_LENGTH)
+    organisation = fields.CharField(max_length=200, default="")
+    message = fields.TextField()
+    consent = fields.TextField()  # the wording the sender agreed to, as shown
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "catalogue_contact"
+        indexes = [Index(fields=("created_at",))]

@@ -40,6 +40,7 @@ DOCUMENTED = {
     "CARNET_JURY_RULE": "one-per-college",
     "CARNET_JURY_ACCESS_DAYS": "90",
     "CARNET_PDF_CONCURRENCY": "2",
+    "CARNET_MAIL_INTERVAL_SECONDS": "30",
     "CARNET_LOG_LEVEL": "INFO",
     "CARNET_PHOTO_STORE": "<data dir>/photos",
     "CARNET_S3_ENDPOINT": "(none: AWS)",
@@ -89,6 +90,8 @@ class Settings:
     jury_access_days: int = 90
     # PDF renders at a time (each holds tens of MB for about a second of CPU).
     pdf_concurrency: int = 2
+    # How often each worker looks for mail to send (the outbox is in the database).
+    mail_interval_seconds: int = 30
     log_level: str = "INFO"
     # Where photo bytes live: a folder (default <data dir>/photos) or s3://bucket/prefix.
     photo_store: str = ""
@@ -193,6 +196,7 @@ def from_env(env: Mapping[str, str] | None = None, *, create: bool = True) -> Se
         jury_rule=env.get("CARNET_JURY_RULE", "one-per-college"),
         jury_access_days=_int(env, "CARNET_JURY_ACCESS_DAYS", 90),
         pdf_concurrency=max(1, _int(env, "CARNET_PDF_CONCURRENCY", 2)),
+        mail_interval_seconds=max(1, _int(env, "CARNET_MAIL_INTERVAL_SECONDS", 30)),
         log_level=env.get("CARNET_LOG_LEVEL", "INFO"),
         photo_store=_photo_store(env),
         s3_endpoint=env.get("CARNET_S3_ENDPOINT", ""),

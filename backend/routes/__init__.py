@@ -10,6 +10,7 @@ from backend.routes import (
     enrolments,
     evidence,
     jury,
+    notices,
     openapi,
     personal_data,
     progress,
@@ -22,6 +23,6 @@ from backend.routes import (
 
 ROUTES = [*system.routes, *openapi.routes, *session.routes, *account.routes, *referentials.routes,
           *enrolments.routes, *evidence.routes, *admin.routes, *progress.routes,
-          *tutor.routes, *pwa.routes, *jury.routes, *personal_data.routes,
+          *tutor.routes, *pwa.routes, *jury.routes, *notices.routes, *personal_data.routes,
           *branch.routes,
           *branches.routes]

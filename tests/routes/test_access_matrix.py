@@ -87,12 +87,6 @@ PHOTO_WRITES = {**TUTOR_WRITES, "candidate": (OK, 404)}
 
 ROWS = [
     Row("GET", "/health", plain("/health"), PUBLIC),
-    Row("GET", "/ready", plain("/ready"), PUBLIC),
-    # Off unless CARNET_METRICS=on (tests/test_operations.py turns it on).
-    Row("GET", "/metrics", plain("/metrics"), same(**{r: 404 for r in ROLES})),
-    Row("GET", "/ready", plain("/ready"), PUBLIC),
-    # Off unless CARNET_METRICS=on (tests/test_operations.py turns it on).
-    Row("GET", "/metrics", plain("/metrics"), same(**{r: 404 for r in ROLES})),
     Row("GET", "/", plain("/"), PUBLIC),
     Row("GET", "/api/v1/openapi.json", plain("/api/v1/openapi.json"), PUBLIC),
     Row("POST", "/api/v1/session", lambda w, own: ("/api/v1/session", {"json": {
@@ -161,8 +155,8 @@ ROWS = [
     Row("POST", "/admin/enrolments/{id:int}/move",
         admin_object("/admin/enrolments/{}/move", "enrolment", data={}), ADMIN_OBJECT),
     # --- the tutor's pages and the installable app
-    # The installed app's start page: the login form (401) logged out, else one's home.
-    Row("GET", "/tutor", plain("/tutor"), same(anonymous=401)),
+    Row("GET", "/tutor", plain("/tutor"), same(
+        anonymous=401, outsider=403, admin=403, candidate=403, jury=403)),
     *[Row(method, "/enrolments/{id:int}/observe", lambda w, own, method=method: (
         f"/enrolments/{enrolment_of(w, own)}/observe", {"data": {}} if method == "POST" else {}),
         {**same(anonymous=401, outsider=403, admin=403, candidate=403, jury=403),
@@ -232,9 +226,6 @@ ROWS = [
         ADMIN_OBJECT),
     Row("POST", "/admin/people/{id:int}/disable",
         admin_object("/admin/people/{}/disable", "spare", data={}), ADMIN_OBJECT),
-    Row("POST", "/admin/people/{id:int}/represents",
-        admin_object("/admin/people/{}/represents", "spare", data={"company": ""}),
-        ADMIN_OBJECT),
     # --- personal data: the notice, one's own export, the admin's export and erasure
     Row("GET", "/privacy", plain("/privacy"), PUBLIC),
     Row("GET", "/me/data", plain("/me/data"), SIGNED_IN),
@@ -272,18 +263,6 @@ ROWS = [
     *[Row("GET", path, plain(path.replace("{number}", "RNCP0")),
           {**ADMIN_ONLY, "admin": (404, 404)})
       for path in ("/admin/register/{number}", "/admin/register/{number}/draft.yaml")],
-    Row("GET", "/admin/catalogue", plain("/admin/catalogue"), ADMIN_ONLY),
-    Row("POST", "/admin/catalogue/{code}/figures",
-        plain("/admin/catalogue/CQP-FIOMB/figures", data={}), ADMIN_ONLY),
-    Row("POST", "/admin/catalogue/{code}/{version}/status",
-        plain("/admin/catalogue/CQP-FIOMB/2026-1/status", data={}), ADMIN_ONLY),
-    # --- the public catalogue (no login)
-    Row("GET", "/catalogue", plain("/catalogue"), PUBLIC),
-    Row("GET", "/catalogue/feed.atom", plain("/catalogue/feed.atom"), PUBLIC),
-    Row("GET", "/catalogue/{code}", plain("/catalogue/CQP-FIOMB"), PUBLIC),
-    Row("POST", "/catalogue/{code}/contact", plain("/catalogue/CQP-FIOMB/contact", data={}),
-        PUBLIC),
-    Row("GET", "/api/v1/catalogue", plain("/api/v1/catalogue"), PUBLIC),
 ]
 
 

@@ -60,6 +60,12 @@ class Person(Model):
     company = fields.ForeignKeyField(
         "models.Organisation", related_name="people", null=True, on_delete=fields.RESTRICT
     )
+    # A company this person represents (its employer, a manager), recorded explicitly at the
+    # invitation or on the person's page: a conflict of interest with its candidates.
+    represents_company = fields.ForeignKeyField(
+        "models.Organisation", related_name="representatives", null=True,
+        on_delete=fields.RESTRICT
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -143,6 +149,11 @@ class Invitation(Model):
     # None for the first administrator's setup link, issued by `carnet init`.
     invited_by = fields.ForeignKeyField("models.Person", related_name="invitations_sent",
                                         null=True)
+    # The company the invited person represents (docs/domain.md: conflicts of interest).
+    represents_company = fields.ForeignKeyField(
+        "models.Organisation", related_name="representative_invitations", null=True,
+        on_delete=fields.RESTRICT
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
@@ -189,6 +200,22 @@ class Tutorship(Model):
         # roles_of asks "is this person tutoring anyone?" on every page: the
         # unique index above leads with enrolment_id and cannot answer it.
         indexes = [Index(fields=("tutor_id",))]
+
+
+class PendingTutorship(Model):
+    """A tutor designated through an invitation not yet accepted: the enrolment waits
+    for them. Accepting the invitation turns it into a Tutorship (same date)."""
+
+    id = fields.IntField(primary_key=True)
+    enrolment = fields.ForeignKeyField("models.Enrolment", related_name="pending_tutors",
+                                       on_delete=fields.CASCADE)
+    invitation = fields.ForeignKeyField("models.Invitation", related_name="pending_tutorships",
+                                        on_delete=fields.CASCADE)
+    designated_on = fields.DateField()
+
+    class Meta:
+        table = "pending_tutorship"
+        unique_together = (("enrolment", "invitation"),)
 
 
 class HeldBlock(Model):
@@ -278,8 +305,12 @@ class JuryMember(Model):
     id = fields.IntField(primary_key=True)
     session = fields.ForeignKeyField("models.JurySession", related_name="members")
     person = fields.ForeignKeyField("models.Person", related_name="jury_seats")
-    college = fields.CharField(max_length=16)
+    college = fields.CharField(max_length=16)  # from the mandate (jury.college_of)
     is_president = fields.BooleanField(default=False)
+    # What the member represents, recorded when seated: employer_organisation | union, and
+    # the organisation's name (empty for seats from before mandates were recorded).
+    mandate = fields.CharField(max_length=32, default="")
+    represents = fields.CharField(max_length=200, default="")
 
     class Meta:
         table = "jury_member"
@@ -318,6 +349,11 @@ class Decision(Model):
     recommendations = fields.TextField(default="")
     decided_by = fields.ForeignKeyField("models.Person", related_name="decisions")
     decided_at = fields.DatetimeField()
+    # The members present at the deliberation and their votes ([{person, college, president,
+    # vote}]), and the seated members excluded for a conflict of interest ([{person, reason}]).
+    # Sealed with the decision. Null for decisions from before juries voted.
+    deliberation = fields.JSONField(null=True)
+    excluded = fields.JSONField(null=True)
     manifest_sha256 = fields.CharField(max_length=64)
     # The decision's sealed record (backend.domain.seals), also in its audit event.
     # Null for decisions made before decisions were sealed.

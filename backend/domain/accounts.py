@@ -98,8 +98,10 @@ class IssuedInvitation:
 
 async def invite(*, email: str, full_name: str, role: str, organisation: Organisation | None,
                  by: Person | None, at: datetime, days: int,
-                 secret_key: str) -> IssuedInvitation:
-    """`by` is None only for an administrator's setup link printed by the command line."""
+                 secret_key: str, represents: Organisation | None = None) -> IssuedInvitation:
+    """`by` is None only for an administrator's setup link printed by the command line.
+    `represents`: a company the person represents (its employer, a manager), recorded on the
+    person at acceptance: a conflict of interest with that company's candidates."""
     email = check_email(email)
     full_name = (full_name or "").strip()
     if not full_name or len(full_name) > 200:
@@ -111,7 +113,7 @@ async def invite(*, email: str, full_name: str, role: str, organisation: Organis
         invitation = await Invitation.create(
             token_hash=token_hash(secret_key, token), email=email, full_name=full_name,
             role=role, organisation=organisation, invited_by=by,
-            expires_at=at + timedelta(days=days),
+            represents_company=represents, expires_at=at + timedelta(days=days),
             using_db=conn)
         await audit.record("invitation.created", actor_id=by.id if by else None,
                            subject=f"invitation:{invitation.id}",
@@ -169,15 +171,38 @@ async def _accept(invitation: Invitation, person: Person, at: datetime, conn) ->
     """Single use: the caller locked the row; grant, mark used, audit, as the person
     who accepts (the admin acted when inviting, and is named in the payload)."""
     await _grant_invited(invitation, person, conn)
+    await _take_up_designations(invitation, person, conn)
     invitation.used_at, invitation.person = at, person
     await invitation.save(using_db=conn, update_fields=["used_at", "person_id"])
     await audit.record("invitation.accepted", actor_id=person.id,
                        subject=f"invitation:{invitation.id}", connection=conn)
 
 
+async def _take_up_designations(invitation: Invitation, person: Person, conn) -> None:
+    """Enrolments that waited for this tutor: the designation becomes a tutorship,
+    dated as the admin designated it."""
+    from backend.models import PendingTutorship, Tutorship
+
+    for pending in await PendingTutorship.filter(invitation_id=invitation.id).using_db(conn):
+        _, created = await Tutorship.get_or_create(
+            enrolment_id=pending.enrolment_id, tutor_id=person.id,
+            defaults={"designated_on": pending.designated_on}, using_db=conn)
+        if created:
+            await audit.record("tutor.designated", actor_id=person.id,
+                               subject=f"enrolment:{pending.enrolment_id}",
+                               payload={"tutor": person.id, "invitation": invitation.id,
+                                        "designated_on": pending.designated_on.isoformat()},
+                               connection=conn)
+        await pending.delete(using_db=conn)
+
+
 async def _grant_invited(invitation: Invitation, person: Person, conn) -> None:
     """What the invitation's organisation means: a company the person joins
-    (employees, employers), or the branch an admin invitation grants."""
+    (employees, employers), or the branch an admin invitation grants; and the company the
+    person represents, when the invitation records one."""
+    if invitation.represents_company_id is not None:
+        person.represents_company_id = invitation.represents_company_id
+        await person.save(using_db=conn, update_fields=["represents_company_id"])
     if invitation.organisation_id is None:
         return
     organisation = await Organisation.get(id=invitation.organisation_id).using_db(conn)

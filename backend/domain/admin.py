@@ -20,21 +20,22 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from backend import audit
-from backend.domain import accounts, enrolments
+from backend.domain import accounts, enrolments, jury
 from backend.domain.referentials import Registry
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.http import bounded_int, row_id
 from backend.models import (
     ACCESS_ROUTES,
-    COLLEGES,
     AdminGrant,
     Decision,
+    Dossier,
     Enrolment,
     HeldBlock,
     Invitation,
     JuryMember,
     JurySession,
     Organisation,
+    PendingTutorship,
     Person,
     Tutorship,
 )
@@ -96,20 +97,6 @@ def held_until(decided_on: date, validity_years: int | None) -> date | None:
         return decided_on.replace(year=decided_on.year + validity_years)
     except ValueError:  # 29 February
         return decided_on.replace(year=decided_on.year + validity_years, day=28)
-
-
-def composition_problems(members: list[tuple[str, bool]], rule: str) -> list[str]:
-    """`members` are (college, is_president). "one-per-college": at least one
-    member in each college, and exactly one president."""
-    if rule != "one-per-college":
-        return []
-    problems = [f"Aucun membre du {COLLEGE_LABELS[college]}." for college in COLLEGES
-                if college not in {c for c, _ in members}]
-    presidents = sum(1 for _, president in members if president)
-    if presidents != 1:
-        problems.append("Aucun président désigné." if presidents == 0
-                        else "Plusieurs présidents sont désignés.")
-    return problems
 
 
 @dataclass(frozen=True)
@@ -303,6 +290,18 @@ async def active_people(scope: Scope) -> list[Person]:
     return await scope.people().filter(is_active=True).order_by("full_name", "id")
 
 
+async def waiting_for_admin(scope: Scope, today: date) -> dict[str, Any]:
+    """What the dashboard lists as waiting: dossiers presented and in no session yet,
+    open sessions whose day has come (to close), and where to assign the dossiers."""
+    dossiers = await Dossier.filter(
+        enrolment_id__in=Subquery(scope.enrolments().values("id")), session_id__isnull=True
+    ).select_related("enrolment__candidate").order_by("submitted_at", "id")
+    open_sessions = await scope.sessions().filter(status="open").order_by("held_on", "id")
+    upcoming = [s for s in open_sessions if s.held_on >= today]
+    return {"dossiers": dossiers, "to_close": [s for s in open_sessions if s.held_on <= today],
+            "assign_to": (upcoming or open_sessions or [None])[0]}
+
+
 async def dashboard_counts(scope: Scope, at: datetime) -> dict[str, int]:
     return {
         "companies": await scope.companies().count(),
@@ -345,7 +344,7 @@ async def create_company(scope: Scope, *, name: Any, siret: Any, branch_id: Any)
 
 async def invite_person(scope: Scope, *, email: Any, full_name: Any, role: Any, company_id: Any,
                         branch_id: Any, at: datetime, days: int,
-                        secret_key: str) -> accounts.IssuedInvitation:
+                        secret_key: str, represents_id: Any = None) -> accounts.IssuedInvitation:
     """The invitation's organisation is the company when one is given (the person
     joins it on acceptance), else the branch (an admin invitation grants it)."""
     role = str(role or "")
@@ -356,9 +355,25 @@ async def invite_person(scope: Scope, *, email: Any, full_name: Any, role: Any, 
         organisation = await scope.company(company_id)
     else:
         organisation = scope.branch(branch_id)
+    represents = (await scope.company(represents_id)
+                  if represents_id not in (None, "") else None)
     return await accounts.invite(email=str(email or ""), full_name=str(full_name or ""),
                                  role=role, organisation=organisation, by=scope.admin, at=at,
-                                 days=days, secret_key=secret_key)
+                                 days=days, secret_key=secret_key, represents=represents)
+
+
+async def set_represents(scope: Scope, person_id: Any, company_id: Any) -> Person:
+    """Record (or clear, with an empty company) the company a person represents: its
+    employer, a manager. Conflicts of interest rest on it (docs/domain.md)."""
+    person = await scope.person(person_id)
+    company = await scope.company(company_id) if company_id not in (None, "") else None
+    async with in_transaction() as conn:
+        person.represents_company_id = company.id if company else None
+        await person.save(using_db=conn, update_fields=["represents_company_id"])
+        await audit.record("person.represents", actor_id=scope.admin.id,
+                           subject=f"person:{person.id}",
+                           payload={"company": person.represents_company_id}, connection=conn)
+    return person
 
 
 async def disable(scope: Scope, person_id: Any, at: datetime) -> Person:
@@ -382,9 +397,11 @@ def parse_referential(raw: Any, registry: Registry) -> tuple[str, str]:
 
 async def enrol_candidate(scope: Scope, registry: Registry, *, candidate_id: Any, company_id: Any,
                           referential: Any, access_route: Any, started_on: Any,
-                          tutor_rows: list[tuple[Any, Any]]) -> Enrolment:
+                          tutor_rows: list[tuple[Any, Any]],
+                          today: date | None = None) -> Enrolment:
     """`tutor_rows` are (person id, designation date) from the form; empty rows
-    are skipped and an empty date means the start date."""
+    are skipped and an empty date means the start date (today, for a later start: a
+    designation is never dated in the future)."""
     candidate = await scope.active_person(candidate_id, "le candidat")
     try:
         company = await scope.company(company_id)
@@ -395,21 +412,68 @@ async def enrol_candidate(scope: Scope, registry: Registry, *, candidate_id: Any
         raise ValidationFailed("Choisissez la voie d'accès.", code="invalid_access_route")
     start = parse_date(started_on, "Date de début")
     tutors: list[tuple[Person, date]] = []
+    invited: list[tuple[Invitation, date]] = []  # tutors whose invitation waits
     for tutor_id, designated_on in tutor_rows:
         if str(tutor_id or "").strip() == "":
+            continue
+        when = (parse_date(designated_on, "Date de désignation") if designated_on
+                else min(start, today) if today else start)
+        if str(tutor_id).startswith(INVITED):
+            invitation = await pending_tutor_invitation(scope, tutor_id, today)
+            if any(i.id == invitation.id for i, _ in invited):
+                raise ValidationFailed("Un même tuteur est désigné deux fois.",
+                                       code="invalid_tutor")
+            invited.append((invitation, when))
             continue
         tutor = await scope.active_person(tutor_id, "chaque tuteur")
         refuse_self_designation(scope, tutor)
         if any(t.id == tutor.id for t, _ in tutors):
             raise ValidationFailed("Un même tuteur est désigné deux fois.", code="invalid_tutor")
-        when = parse_date(designated_on, "Date de désignation") if designated_on else start
+        when = (parse_date(designated_on, "Date de désignation") if designated_on
+                else min(start, today) if today else start)
         tutors.append((tutor, when))
-    if access_route == "afest" and not tutors:
+    if access_route == "afest" and not tutors and not invited:
         raise ValidationFailed("Une AFEST demande un tuteur désigné avant le début du parcours.",
                                code="tutor_required")
-    return await enrolments.enrol(candidate=candidate, company=company, code=code,
-                                  version=version, access_route=access_route, started_on=start,
-                                  tutors=tutors, registry=registry, by=scope.admin.id)
+    for _, when in invited:
+        enrolments.refuse_future_designation(when, today)
+        if when > start:
+            raise ValidationFailed("Le tuteur doit être désigné au plus tard au début du "
+                                   "parcours.", code="tutor_designated_late")
+    enrolment = await enrolments.enrol(candidate=candidate, company=company, code=code,
+                                       version=version, access_route=access_route,
+                                       started_on=start, tutors=tutors, registry=registry,
+                                       by=scope.admin.id, today=today)
+    for invitation, when in invited:
+        await PendingTutorship.create(enrolment=enrolment, invitation=invitation,
+                                      designated_on=when)
+        await audit.record("tutor.designated_pending", actor_id=scope.admin.id,
+                           subject=f"enrolment:{enrolment.id}",
+                           payload={"invitation": invitation.id,
+                                    "designated_on": when.isoformat()})
+    return enrolment
+
+
+INVITED = "invitation:"  # a tutor picker's value for a tutor whose invitation waits
+
+
+async def pending_tutor_invitation(scope: Scope, value: Any, today: date | None) -> Invitation:
+    """A tutor invitation of the admin's branches, neither used nor expired."""
+    try:
+        invitation_id = int(str(value).removeprefix(INVITED))
+    except ValueError:
+        invitation_id = 0
+    invitation = await scope.invitations().filter(
+        id=invitation_id, role="tutor", used_at__isnull=True).first()
+    if invitation is None or (today is not None and invitation.expires_at.date() < today):
+        raise ValidationFailed("Cette invitation de tuteur n'est plus en attente.",
+                               code="invalid_tutor")
+    return invitation
+
+
+async def pending_tutor_invitations(scope: Scope, at: datetime) -> list[Invitation]:
+    """Tutors invited and not yet arrived: they may be designated already."""
+    return await filter_invitations(scope, "pending", at).filter(role="tutor")
 
 
 def refuse_self_designation(scope: Scope, tutor: Person) -> None:
@@ -421,7 +485,7 @@ def refuse_self_designation(scope: Scope, tutor: Person) -> None:
 
 
 async def add_tutor(scope: Scope, enrolment: Enrolment, *, tutor_id: Any,
-                    designated_on: Any) -> Tutorship:
+                    designated_on: Any, today: date | None = None) -> Tutorship:
     tutor = await scope.active_person(tutor_id, "le tuteur")
     refuse_self_designation(scope, tutor)
     when = parse_date(designated_on, "Date de désignation")
@@ -432,7 +496,8 @@ async def add_tutor(scope: Scope, enrolment: Enrolment, *, tutor_id: Any,
         raise ValidationFailed("Cette personne est déjà désignée comme tuteur de ce parcours.",
                                code="tutor_already_designated")
     try:
-        return await enrolments.designate_tutor(enrolment, tutor, when, by=scope.admin.id)
+        return await enrolments.designate_tutor(enrolment, tutor, when, by=scope.admin.id,
+                                                today=today)
     except IntegrityError:
         raise ValidationFailed("Cette personne est déjà désignée comme tuteur de ce parcours.",
                                code="tutor_already_designated") from None
@@ -504,12 +569,18 @@ def _require_open(session: JurySession) -> None:
                        code="jury_session_closed")
 
 
-async def add_member(scope: Scope, session: JurySession, *, person_id: Any, college: Any,
-                     president: bool) -> JuryMember:
+async def add_member(scope: Scope, session: JurySession, *, person_id: Any, mandate: Any,
+                     represents: Any, president: bool) -> JuryMember:
+    """Seat a member for what they represent (an employer organisation or a union, named):
+    the college follows from it, it is not chosen (docs/domain.md)."""
     _require_open(session)
     person = await scope.active_person(person_id, "le membre")
-    if college not in COLLEGES:
-        raise ValidationFailed("Choisissez le collège.", code="invalid_college")
+    college = jury.college_of(mandate) if isinstance(mandate, str) else None
+    if college is None:
+        raise ValidationFailed("Indiquez ce que le membre représente : une organisation "
+                               "d'employeurs ou une organisation syndicale de salariés.",
+                               code="invalid_mandate")
+    represents = clean_name(represents, "L'organisation représentée")
     if await JuryMember.filter(session_id=session.id, person_id=person.id).exists():
         raise ValidationFailed("Cette personne siège déjà dans cette session.",
                                code="already_member")
@@ -519,10 +590,12 @@ async def add_member(scope: Scope, session: JurySession, *, person_id: Any, coll
     try:
         async with in_transaction() as conn:
             member = await JuryMember.create(session=session, person=person, college=college,
-                                             is_president=president, using_db=conn)
+                                             is_president=president, mandate=mandate,
+                                             represents=represents, using_db=conn)
             await audit.record("jury.member_added", actor_id=scope.admin.id,
                                subject=f"jury_session:{session.id}",
                                payload={"person": person.id, "college": college,
+                                        "mandate": mandate, "represents": represents,
                                         "president": president}, connection=conn)
     except IntegrityError:
         raise ValidationFailed("Cette personne siège déjà dans cette session.",

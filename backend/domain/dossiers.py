@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +30,7 @@ from backend.domain import jury, seals
 from backend.domain.evidence import bump_revision
 from backend.domain.garbage import purged_photo_ids
 from backend.domain.progress import HeldBlock as HeldRecord
-from backend.domain.referentials import Referential, Registry
+from backend.domain.referentials import JuryRules, Referential, Registry
 from backend.domain.standing import french_day, load_records
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.http import row_id
@@ -70,7 +70,8 @@ def session_closed() -> Conflict:
 def decision_json(d: Decision) -> dict[str, Any]:
     return {"id": d.id, "dossier": d.dossier_id, "outcome": d.outcome, "reasons": d.reasons,
             "recommendations": d.recommendations, "decided_by": d.decided_by_id,
-            "decided_at": jury.instant(d.decided_at), "manifest_sha256": d.manifest_sha256}
+            "decided_at": jury.instant(d.decided_at), "manifest_sha256": d.manifest_sha256,
+            "deliberation": d.deliberation, "excluded": d.excluded}
 
 
 def dossier_json(d: Dossier, decision: Decision | None = None, *,
@@ -90,23 +91,72 @@ def dossier_json(d: Dossier, decision: Decision | None = None, *,
 
 async def conflicts(person_ids: Iterable[int], enrolments: dict[int, int], conn: Any = None
                     ) -> dict[tuple[int, int], str]:
-    """{(person, enrolment): reason} for people who tutor (now or before) or work in the
-    company of the candidates of `enrolments` ({enrolment id: company id}). Two queries."""
+    """{(person, enrolment): reason} for the people of `person_ids` tied to the candidates of
+    `enrolments` ({enrolment id: company id}), from explicit ties only (docs/domain.md): the
+    candidate themself, any tutor of the candidate in any enrolment (past or present), a
+    representative of the candidate's company (recorded on the person), a person of the
+    candidate's company (the enrolment's, or the one on the candidate's record). Four
+    queries whatever the numbers."""
     person_ids = list(set(person_ids))
     if not person_ids or not enrolments:
         return {}
-    tutors = set(await Tutorship.filter(tutor_id__in=person_ids,
-                                        enrolment_id__in=list(enrolments)).using_db(
-        conn).values_list("tutor_id", "enrolment_id"))
-    companies = dict(await Person.filter(id__in=person_ids).using_db(conn).values_list(
-        "id", "company_id"))
+    rows = await Enrolment.filter(id__in=list(enrolments)).using_db(conn).values_list(
+        "id", "candidate_id", "candidate__company_id")
+    candidate_of = {eid: cid for eid, cid, _ in rows}
+    companies_of = {eid: {enrolments[eid], *([company] if company else [])}
+                    for eid, _, company in rows}
+    tutors = set(await Tutorship.filter(
+        tutor_id__in=person_ids, enrolment__candidate_id__in=list(set(candidate_of.values()))
+    ).using_db(conn).values_list("tutor_id", "enrolment__candidate_id"))
+    people = {pid: (company, represents) for pid, company, represents in await Person.filter(
+        id__in=person_ids).using_db(conn).values_list("id", "company_id",
+                                                      "represents_company_id")}
     found = {}
     for pid in person_ids:
-        for eid, company_id in enrolments.items():
-            reason = jury.conflict_reason(tutors=(pid, eid) in tutors,
-                                          same_company=companies.get(pid) == company_id)
+        company, represents = people.get(pid, (None, None))
+        for eid in enrolments:
+            candidate, theirs = candidate_of.get(eid), companies_of.get(eid, set())
+            reason = jury.conflict_reason(
+                candidate=pid == candidate, tutors=(pid, candidate) in tutors,
+                represents=represents is not None and represents in theirs,
+                same_company=company is not None and company in theirs)
             if reason:
                 found[(pid, eid)] = reason
+    return found
+
+
+async def first_jurors(dossiers: Iterable[Dossier], conn: Any = None) -> dict[int, set[int]]:
+    """{appeal dossier: the people who deliberated (or entered) the decision it appeals}: an
+    appeal is decided by a jury with none of them."""
+    appeals = {d.id: d.review_of_id for d in dossiers if d.review_of_id is not None}
+    if not appeals:
+        return {}
+    decisions = {d.dossier_id: d for d in await Decision.filter(
+        dossier_id__in=list(appeals.values())).using_db(conn)}
+    found = {}
+    for appeal_id, reviewed in appeals.items():
+        d = decisions.get(reviewed)
+        if d is not None:
+            found[appeal_id] = {d.decided_by_id, *(v.get("person") for v in d.deliberation or []
+                                                   if isinstance(v, dict))}
+    return found
+
+
+async def dossier_conflicts(person_ids: Iterable[int], dossiers: list[Dossier],
+                            conn: Any = None) -> dict[tuple[int, int], str]:
+    """{(person, dossier): reason}: the candidate's conflicts, and for an appeal the members
+    of the first decision. Needs `enrolment` loaded on each dossier."""
+    person_ids = list(set(person_ids))
+    by_enrolment = await conflicts(person_ids, {d.enrolment_id: d.enrolment.company_id
+                                                for d in dossiers}, conn)
+    firsts = await first_jurors(dossiers, conn)
+    found = {}
+    for d in dossiers:
+        for pid in person_ids:
+            reason = by_enrolment.get((pid, d.enrolment_id)) or jury.conflict_reason(
+                first_jury=pid in firsts.get(d.id, ()))
+            if reason:
+                found[(pid, d.id)] = reason
     return found
 
 
@@ -151,9 +201,8 @@ async def dossier_access(identity: Identity, dossier_id: int, *, cutoff: datetim
         relation = None
     conflict = None
     if seat is not None:
-        found = await conflicts([identity.id], {dossier.enrolment_id:
-                                                dossier.enrolment.company_id})
-        conflict = found.get((identity.id, dossier.enrolment_id))
+        found = await dossier_conflicts([identity.id], [dossier])
+        conflict = found.get((identity.id, dossier.id))
     if relation is None and seat is None:
         raise dossier_not_found()
     if relation is None and conflict:
@@ -330,27 +379,35 @@ class DossierLine:
         return self.notes + self.problems
 
 
-async def dossier_lines(dossiers: list[Dossier], members: list[JuryMember], conn: Any = None
-                        ) -> list[DossierLine]:
-    """Needs `enrolment__candidate` loaded. Three queries whatever the number of dossiers."""
+def rules_for(dossier: Dossier, registry: Registry | None) -> JuryRules:
+    """The jury rules of the dossier's certificate (its referential's `jury:`), else the
+    default paritaire jury. Needs `enrolment` loaded."""
+    e = dossier.enrolment
+    ref = registry.find(e.referential_code, e.referential_version) if registry else None
+    return ref.jury if ref is not None else JuryRules()
+
+
+async def dossier_lines(dossiers: list[Dossier], members: list[JuryMember], conn: Any = None,
+                        registry: Registry | None = None) -> list[DossierLine]:
+    """Needs `enrolment__candidate` loaded. A few queries whatever the number of dossiers."""
     decisions = {d.dossier_id: d for d in await Decision.filter(
         dossier_id__in=[d.id for d in dossiers] or [-1]).using_db(conn)}
-    found = await conflicts([m.person_id for m in members],
-                            {d.enrolment_id: d.enrolment.company_id for d in dossiers}, conn)
+    found = await dossier_conflicts([m.person_id for m in members], dossiers, conn)
     lines = []
     for d in dossiers:
-        mine = {m.person_id: r for m in members
-                if (r := found.get((m.person_id, d.enrolment_id)))}
+        mine = {m.person_id: r for m in members if (r := found.get((m.person_id, d.id)))}
         notes = tuple(f"{m.person.full_name} ({jury.COLLEGE_LABELS[m.college]}) : "
                       f"{mine[m.person_id]}, ne pourra pas décider." for m in members
                       if m.person_id in mine)
         problems = tuple(jury.deliberation_problems(
-            m.college for m in members if m.person_id not in mine)) if members else ()
+            [m.college for m in members if m.person_id not in mine],
+            rules_for(d, registry))) if members else ()
         lines.append(DossierLine(d, decisions.get(d.id), mine, notes, problems))
     return lines
 
 
-async def assignment_view(identity: Identity, session_id: int) -> dict[str, Any]:
+async def assignment_view(identity: Identity, session_id: int,
+                          registry: Registry | None = None) -> dict[str, Any]:
     session = await admin_session(identity, session_id)
     members = (await session_members([session.id]))[session.id]
     assigned = await Dossier.filter(session_id=session.id).select_related(
@@ -360,8 +417,8 @@ async def assignment_view(identity: Identity, session_id: int) -> dict[str, Any]
         enrolment__company__branch_id=session.organisation_id).select_related(
         "enrolment__candidate").order_by("submitted_at", "id")
     return {"session": session, "members": members,
-            "assigned": await dossier_lines(list(assigned), members),
-            "waiting": await dossier_lines(list(waiting), members)}
+            "assigned": await dossier_lines(list(assigned), members, registry=registry),
+            "waiting": await dossier_lines(list(waiting), members, registry=registry)}
 
 
 # Jury sessions: listing ---------------------------------------------------------------------
@@ -377,22 +434,43 @@ async def visible_sessions(identity: Identity, cutoff: datetime) -> list[JurySes
     ).distinct().order_by("-held_on", "-id"))
 
 
+async def previous_presidency(session: JurySession, conn: Any = None) -> str | None:
+    """The college that presided the branch's last session closed before this one was held
+    (presidency alternates between the colleges, session to session)."""
+    previous = await JurySession.filter(
+        organisation_id=session.organisation_id, status="closed", id__not=session.id,
+        held_on__lte=session.held_on).using_db(conn).order_by("-held_on", "-id").first()
+    if previous is None:
+        return None
+    found = await JuryMember.filter(session_id=previous.id, is_president=True).using_db(
+        conn).values_list("college", flat=True)
+    return found[0] if found else None
+
+
+async def composition_of(session: JurySession, members: list[JuryMember], conn: Any = None
+                         ) -> list[str]:
+    """The one check of a session's composition (session screens, admin pages, closing)."""
+    return jury.composition_problems([(m.college, m.is_president) for m in members],
+                                     await previous_presidency(session, conn))
+
+
 async def session_view(identity: Identity, session: JurySession,
-                       members: list[JuryMember], rule: str) -> dict[str, Any]:
+                       members: list[JuryMember], registry: Registry | None = None
+                       ) -> dict[str, Any]:
     dossiers = await Dossier.filter(session_id=session.id).select_related(
         "enrolment__candidate").order_by("id")
-    lines = await dossier_lines(list(dossiers), members)
+    lines = await dossier_lines(list(dossiers), members, registry=registry)
     seat = next((m for m in members if m.person_id == identity.id), None)
-    problems = jury.composition_problems([(m.college, m.is_president) for m in members], rule)
+    problems = await composition_of(session, members)
     return {"session": session, "members": members, "lines": lines, "seat": seat,
             "problems": problems, "vice_president": jury.vice_president(members)}
 
 
-async def sessions_overview(identity: Identity, rule: str, cutoff: datetime
+async def sessions_overview(identity: Identity, registry: Registry | None, cutoff: datetime
                             ) -> list[dict[str, Any]]:
     sessions = await visible_sessions(identity, cutoff)
     members = await session_members([s.id for s in sessions])
-    return [await session_view(identity, s, members[s.id], rule) for s in sessions]
+    return [await session_view(identity, s, members[s.id], registry) for s in sessions]
 
 
 async def session_for(identity: Identity, session_id: int, cutoff: datetime) -> JurySession:
@@ -439,8 +517,21 @@ def check_manifest(dossier: Dossier) -> None:
                        code="dossier_altered")
 
 
+def not_chair() -> Forbidden:
+    return Forbidden("La décision est celle du jury : seul son président (ou, s'il est en "
+                     "conflit d'intérêts sur ce dossier, le premier membre de l'autre collège) "
+                     "l'enregistre, avec le vote de chaque membre présent.", code="not_chair")
+
+
+def seats_of(members: Iterable[JuryMember]) -> list[jury.Seat]:
+    return [jury.Seat(m.person_id, m.college, m.is_president) for m in members]
+
+
 async def decide(identity: Identity, dossier_id: int, data: jury.DecisionInput, *,
-                 clock: Clock, cutoff: datetime) -> Decision:
+                 clock: Clock, cutoff: datetime, registry: Registry | None = None) -> Decision:
+    """The chair enters the jury's decision on a dossier with the votes of the members present
+    at the deliberation; it is recorded only if they are free of conflict, reach the quorum
+    and the composition of the certificate's rules, and the outcome has the majority."""
     access = await dossier_access(identity, dossier_id, cutoff=cutoff)
     require_decider(access)
     dossier = access.dossier
@@ -458,11 +549,29 @@ async def decide(identity: Identity, dossier_id: int, data: jury.DecisionInput, 
                 raise already_decided(stored)
             if session.status != "open":
                 raise session_closed()
+            at = clock()
+            if french_day(at) < session.held_on:
+                raise Conflict(f"La session se tient le {session.held_on:%d/%m/%Y} : le jury "
+                               "ne décide pas avant.", code="session_not_held_yet")
             check_manifest(dossier)
+            members = list(await JuryMember.filter(session_id=session.id).using_db(conn))
+            seats = seats_of(members)
+            found = await dossier_conflicts([m.person_id for m in members], [dossier], conn)
+            conflicted = {pid: r for (pid, _), r in found.items()}
+            if jury.chair(seats, conflicted) != identity.id:
+                raise not_chair()
+            deliberation = jury.deliberate(seats, conflicted, data.votes,
+                                           rules_for(dossier, registry))
+            if deliberation.outcome != data.outcome:
+                raise ValidationFailed(
+                    "La décision saisie n'est pas celle que donnent les votes.",
+                    code="outcome_not_voted",
+                    details={"outcome": data.outcome, "voted": deliberation.outcome})
             decision = Decision(
                 dossier_id=dossier.id, outcome=data.outcome, reasons=data.reasons,
                 recommendations=data.recommendations, decided_by_id=identity.id,
-                decided_at=clock(), manifest_sha256=dossier.manifest_sha256)
+                decided_at=at, manifest_sha256=dossier.manifest_sha256,
+                deliberation=deliberation.record, excluded=deliberation.excluded)
             record = decision_record(decision)
             decision.decision_sha256 = jury.sha256_of(record)
             await decision.save(using_db=conn)
@@ -481,11 +590,12 @@ async def decide(identity: Identity, dossier_id: int, data: jury.DecisionInput, 
 
 
 def decision_record(d: Decision) -> dict[str, Any]:
-    """The decision's sealed record, from its row."""
+    """The decision's sealed record, from its row (with who deliberated and their votes)."""
     return seals.decision_record(dossier=d.dossier_id, manifest_sha256=d.manifest_sha256,
                                  outcome=d.outcome, reasons=d.reasons,
                                  recommendations=d.recommendations, decided_by=d.decided_by_id,
-                                 decided_at=d.decided_at)
+                                 decided_at=d.decided_at, deliberation=d.deliberation,
+                                 excluded=d.excluded)
 
 
 # Closing ------------------------------------------------------------------------------------
@@ -499,15 +609,21 @@ async def president_seat(identity: Identity, session_id: int, cutoff: datetime) 
     return seat
 
 
-async def close_session(identity: Identity, session_id: int, *, rule: str,
-                        clock: Clock, cutoff: datetime) -> JurySession:
-    """The president closes: every dossier decided, the composition rule met (for the session,
-    and for each dossier by the members free of conflict). Decisions are final afterwards."""
+async def close_session(identity: Identity, session_id: int, *, clock: Clock,
+                        cutoff: datetime, early: bool = False) -> JurySession:
+    """The president closes: every dossier decided (each decision met its certificate's rules
+    of deliberation when it was recorded), the session's composition met (both colleges, one
+    president, the presidency alternating). Decisions are final, and shown to the candidates,
+    afterwards."""
     await president_seat(identity, session_id, cutoff)
     async with in_transaction() as conn:
         session = await JurySession.select_for_update().using_db(conn).get(id=session_id)
         if session.status != "open":
             raise Conflict("La session est déjà close.", code="jury_session_closed")
+        if not early and session.held_on > french_day(clock()):
+            raise Conflict(f"La session se tient le {session.held_on:%d/%m/%Y} : la clore avant "
+                           "demande que le président confirme une clôture anticipée.",
+                           code="jury_session_early")
         members = await JuryMember.filter(session_id=session.id).using_db(conn).select_related(
             "person").order_by("-is_president", "college", "id")
         dossiers = await Dossier.filter(session_id=session.id).using_db(conn).select_related(
@@ -517,9 +633,7 @@ async def close_session(identity: Identity, session_id: int, *, rule: str,
         if undecided:
             raise Conflict("Des dossiers de la session attendent leur décision.",
                            code="dossiers_undecided", details={"dossiers": undecided})
-        problems = jury.composition_problems([(m.college, m.is_president) for m in members],
-                                             rule)
-        problems += [f"Dossier {line.dossier.id} : {p}" for line in lines for p in line.problems]
+        problems = await composition_of(session, list(members), conn)
         if problems:
             raise Conflict("La composition du jury ne permet pas de clore la session.",
                            code="jury_composition", details={"problems": problems})
@@ -551,16 +665,19 @@ def minutes_record(session: JurySession, members: list[JuryMember],
                        "outcome": line.decision.outcome, "reasons": line.decision.reasons,
                        "recommendations": line.decision.recommendations,
                        "decided_by": line.decision.decided_by_id,
-                       "decided_at": jury.instant(line.decision.decided_at)}
+                       "decided_at": jury.instant(line.decision.decided_at),
+                       **({"deliberation": line.decision.deliberation,
+                           "excluded": line.decision.excluded}
+                          if line.decision.deliberation is not None else {})}
                       for line in lines if line.decision is not None],
     }
 
 
 async def minutes_view(identity: Identity, session_id: int, registry: Registry,
-                       rule: str, cutoff: datetime) -> dict[str, Any]:
+                       cutoff: datetime) -> dict[str, Any]:
     session = await session_for(identity, session_id, cutoff)
     members = (await session_members([session.id]))[session.id]
-    view = await session_view(identity, session, members, rule)
+    view = await session_view(identity, session, members, registry)
     deciders = dict(await Person.filter(id__in=[line.decision.decided_by_id for line in
                                                 view["lines"] if line.decision] or [-1]
                                         ).values_list("id", "full_name"))
@@ -570,6 +687,25 @@ async def minutes_view(identity: Identity, session_id: int, registry: Registry,
         ref = registry.find(e.referential_code, e.referential_version)
         block = ref.block(line.dossier.block_code) if ref else None
         titles[line.dossier.id] = block.title if block else ""
+    results = {}  # per candidate: the overall result once the session's decisions are final
+    for line in view["lines"]:
+        e = line.dossier.enrolment
+        ref = registry.find(e.referential_code, e.referential_version)
+        if ref is not None and e.id not in results and session.status == "closed":
+            found = await enrolment_outcome(e, ref, french_day(session.closed_at))
+            results[e.id] = (e.candidate.full_name, found.outcome)
+    rules = {}
+    for line in view["lines"]:
+        e = line.dossier.enrolment
+        ref = registry.find(e.referential_code, e.referential_version)
+        if ref is not None:
+            rules[f"{ref.title} ({ref.code})"] = jury.rules_text(ref.jury)
+    people = {v["person"] for line in view["lines"] if line.decision
+              for v in line.decision.deliberation or []}
+    names = dict(await Person.filter(id__in=list(people) or [-1]).values_list("id",
+                                                                               "full_name"))
+    view.update(results=results, rules=rules, names=names,
+                previous_presidency=await previous_presidency(session))
     view.update(deciders=deciders, titles=titles,
                 minutes_sha256=jury.sha256_of(minutes_record(session, members, view["lines"]))
                 if session.status == "closed" else None)
@@ -579,10 +715,17 @@ async def minutes_view(identity: Identity, session_id: int, registry: Registry,
 # Appeals ------------------------------------------------------------------------------------
 
 
+def appeal_deadline(closed_at: datetime, appeal_days: int) -> datetime:
+    """The last instant of the appeal window: the session's closing stands for the
+    notification of the decision (CARNET_APPEAL_DAYS, docs/domain.md)."""
+    return closed_at + timedelta(days=appeal_days)
+
+
 async def appeal(identity: Identity, dossier_id: int, grounds: str, *, clock: Clock,
-                 cutoff: datetime) -> Dossier:
-    """A reasoned appeal against a final refusal: a new dossier reviewing the same frozen
-    evidence (`review_of`), to be assigned to a session and decided like any other."""
+                 cutoff: datetime, appeal_days: int = 60) -> Dossier:
+    """A reasoned appeal against a final refusal, within the appeal window: a new dossier
+    reviewing the same frozen evidence (`review_of`), to be assigned to a session and decided
+    like any other, by a jury with none of the members of the first decision."""
     access = await dossier_access(identity, dossier_id, cutoff=cutoff)
     require_appellant(access)
     original = access.dossier
@@ -594,6 +737,13 @@ async def appeal(identity: Identity, dossier_id: int, grounds: str, *, clock: Cl
     if decision.outcome != "not_validated":
         raise Conflict("Seule une décision de non-validation peut faire l'objet d'un recours.",
                        code="not_appealable")
+    closed_at = decision.dossier.session.closed_at
+    if closed_at is None or clock() > appeal_deadline(closed_at, appeal_days):
+        limit = french_day(appeal_deadline(closed_at, appeal_days)) if closed_at else None
+        raise Conflict(f"Le délai de recours ({appeal_days} jours après la clôture de la "
+                       "session) est dépassé." + (f" Il a expiré le {limit:%d/%m/%Y}."
+                                                  if limit else ""),
+                       code="appeal_too_late", details={"appeal_days": appeal_days})
     check_manifest(original)
     async with in_transaction() as conn:
         await Enrolment.select_for_update().using_db(conn).get(id=original.enrolment_id)
@@ -661,6 +811,8 @@ async def enrolment_outcome(enrolment: Enrolment, ref: Referential,
     records = []
     for d in dossiers:
         decision = decisions.get(d["id"])
+        # A decision reaches the candidate's page when its session is closed, not before.
+        decision = decision if d["session__status"] == "closed" else None
         d["decision"] = decision
         records.append(jury.DossierRecord(
             id=d["id"], block=d["block_code"], submitted_on=french_day(d["submitted_at"]),
@@ -688,7 +840,17 @@ def outcome_json(enrolment: Enrolment, found: EnrolmentOutcome) -> dict[str, Any
         for d in found.dossiers]}
 
 
-# Review -------------------------------------------------------------------------------------
+# Review --------------------------------------------------------------------------------------
+
+
+async def visible_decision(access: Access, session: JurySession | None) -> Decision | None:
+    """The dossier's decision as the caller may see it: the jury and the branch's admins see
+    it once recorded, the candidate and the tutor once the session is closed (the decision
+    is the jury's when its minutes are signed)."""
+    decision = await Decision.get_or_none(dossier_id=access.dossier.id)
+    if decision is None or access.seat is not None or access.relation.admin:
+        return decision
+    return decision if session is not None and session.status == "closed" else None
 
 
 async def review_view(access: Access, registry: Registry) -> dict[str, Any]:
@@ -701,14 +863,20 @@ async def review_view(access: Access, registry: Registry) -> dict[str, Any]:
     if ref is None:
         raise NotFound("Le référentiel de ce dossier n'est pas chargé.",
                        code="referential_not_found")
-    decision = await Decision.get_or_none(dossier_id=dossier.id)
     session = await JurySession.get_or_none(id=dossier.session_id) if dossier.session_id else None
+    decision = await visible_decision(access, session)
+    members = list(await JuryMember.filter(session_id=session.id).select_related(
+        "person").order_by("-is_president", "college", "id")) if session else []
+    found = await dossier_conflicts([m.person_id for m in members], [dossier])
+    conflicted = {pid: r for (pid, _), r in found.items()}
+    chair = jury.chair(seats_of(members), conflicted)
     order = list(await Dossier.filter(session_id=dossier.session_id).order_by("id").values_list(
         "id", flat=True)) if session else [dossier.id]
     at = order.index(dossier.id)
     people = {manifest["enrolment"]["candidate"], dossier.submitted_by_id,
               *(o["author"] for o in manifest["observations"]),
-              *([decision.decided_by_id] if decision else [])}
+              *([decision.decided_by_id] if decision else []),
+              *(v["person"] for v in ((decision.deliberation if decision else None) or []))}
     names = dict(await Person.filter(id__in=list(people)).values_list("id", "full_name"))
     return {
         "dossier": dossier, "manifest": manifest, "ref": ref,
@@ -722,7 +890,9 @@ async def review_view(access: Access, registry: Registry) -> dict[str, Any]:
         "next": order[at + 1] if at + 1 < len(order) else None, "position": (at + 1, len(order)),
         "hash_ok": jury.sha256_of(manifest) == dossier.manifest_sha256,
         "can_decide": access.can_decide and decision is None and session is not None
-        and session.status == "open",
+        and session.status == "open" and chair is not None and chair == access.seat.person_id,
+        "members": members, "conflicted": conflicted,
+        "rules_text": jury.rules_text(rules_for(dossier, registry)),
     }
 
 

@@ -21,12 +21,20 @@ from starlette.routing import Route
 from backend import mail
 from backend.access import allow
 from backend.auth import cookie_is_secure, current_identity, now, token_hash
-from backend.domain import admin
+from backend.domain import admin, dossiers, jury
 from backend.domain.accounts import INVITABLE_ROLES, IssuedInvitation
 from backend.domain.admin import Scope
+from backend.domain.evidence import today_in_france
 from backend.errors import CarnetError
 from backend.http import read_form
-from backend.models import ACCESS_ROUTES, COLLEGES, Enrolment, JuryMember, Person, Tutorship
+from backend.models import (
+    ACCESS_ROUTES,
+    Enrolment,
+    JuryMember,
+    PendingTutorship,
+    Person,
+    Tutorship,
+)
 from backend.pages import render
 
 log = logging.getLogger("carnet.admin")
@@ -82,7 +90,9 @@ def listing(request: Request) -> tuple[str, int]:
 async def dashboard(request: Request) -> Response:
     scope = await admin_scope(request)
     counts = await admin.dashboard_counts(scope, now(request))
-    return await page(request, "dashboard.html", {"scope": scope, "counts": counts})
+    waiting = await admin.waiting_for_admin(scope, today_in_france(now(request)))
+    return await page(request, "dashboard.html", {"scope": scope, "counts": counts,
+                                                  "waiting": waiting})
 
 
 # --- companies ---------------------------------------------------------------------
@@ -122,7 +132,7 @@ async def company_page(request: Request) -> Response:
         "candidate").order_by("-started_on", "-id")
     roles = await admin.roles_by_person([p.id for p in people])
     return await page(request, "company.html", {"company": company, "people": people,
-                                                "roles": roles, "enrolments": enrolments})
+                                                "roles_of": roles, "enrolments": enrolments})
 
 
 # --- people and invitations --------------------------------------------------------
@@ -134,24 +144,40 @@ async def people(request: Request) -> Response:
     q, number = listing(request)
     result = await admin.paginate(admin.search_people(scope, q), number)
     roles = await admin.roles_by_person([p.id for p in result.items])
-    return await page(request, "people.html", {"q": q, "page": result, "roles": roles})
+    return await page(request, "people.html", {"q": q, "page": result, "roles_of": roles})
 
 
 async def person_context(request: Request, scope: Scope, person: Person) -> dict[str, Any]:
-    await person.fetch_related("company")
+    await person.fetch_related("company", "represents_company")
     enrolled = scope.enrolments().filter(candidate_id=person.id)
     tutored = scope.enrolments().filter(tutorships__tutor_id=person.id)
     seats = JuryMember.filter(person_id=person.id, session__organisation_id__in=scope.branch_ids)
     return {
         "person": person,
-        "roles": (await admin.roles_by_person([person.id]))[person.id],
+        # Not "roles": that name is the viewer's own (base.html's menu is the admin's).
+        "person_roles": (await admin.roles_by_person([person.id]))[person.id],
         "enrolled": await enrolled.select_related("company").order_by("-started_on"),
         "tutored": await tutored.select_related("candidate").order_by("-started_on"),
         "seats": await seats.select_related("session").order_by("-session__held_on"),
         "invitations": await scope.invitations().filter(email=person.email).order_by(
             "-created_at"),
         "at": now(request),
+        "companies": await scope.companies().order_by("name", "id"),
     }
+
+
+@allow("admin")
+async def person_represents(request: Request) -> Response:
+    """Record the company a person represents (conflicts of interest, docs/domain.md)."""
+    scope = await admin_scope(request)
+    person = await scope.person(request.path_params["id"])
+
+    async def action(form: FormData) -> Any:
+        await admin.set_represents(scope, person.id, form.get("company"))
+        return request.url_for("admin_person", id=person.id)
+
+    return await submit(request, "person.html",
+                        lambda: person_context(request, scope, person), action)
 
 
 @allow("admin")
@@ -216,6 +242,7 @@ async def invite(request: Request) -> Response:
         issued.append(await admin.invite_person(
             scope, email=form.get("email"), full_name=form.get("full_name"),
             role=form.get("role"), company_id=form.get("company"), branch_id=form.get("branch"),
+            represents_id=form.get("represents"),
             at=now(request), days=settings.invitation_days, secret_key=settings.secret_key))
         invitation = issued[0].invitation
         log.info("invitation %s created by person %s for the role %s", invitation.id,
@@ -291,6 +318,7 @@ async def enrolment_new(request: Request) -> Response:
 
     async def context() -> dict[str, Any]:
         return {"people": await admin.active_people(scope), "registry": registry,
+                "invited_tutors": await admin.pending_tutor_invitations(scope, now(request)),
                 "companies": await scope.companies().order_by("name", "id"),
                 "access_route_choices": ACCESS_ROUTES, "form": dict(request.query_params),
                 "tutor_rows": tutor_rows(None)}
@@ -299,7 +327,8 @@ async def enrolment_new(request: Request) -> Response:
         enrolment = await admin.enrol_candidate(
             scope, registry, candidate_id=form.get("candidate"), company_id=form.get("company"),
             referential=form.get("referential"), access_route=form.get("access_route"),
-            started_on=form.get("started_on"), tutor_rows=tutor_rows(form))
+            started_on=form.get("started_on"), tutor_rows=tutor_rows(form),
+            today=today_in_france(now(request)))
         return request.url_for("admin_enrolment", id=enrolment.id)
 
     if request.method == "GET":
@@ -323,7 +352,10 @@ async def enrolment_context(request: Request, scope: Scope,
                 for r in registry.versions(enrolment.referential_code)}
     held = [(h, admin.held_until(h.decided_on, validity.get(h.referential_version)))
             for h in sorted(enrolment.held_blocks, key=lambda h: h.block_code)]
+    pending = await PendingTutorship.filter(enrolment_id=enrolment.id).select_related(
+        "invitation").order_by("designated_on", "id")
     return {"enrolment": enrolment, "tutorships": tutorships, "referential": referential,
+            "pending_tutors": pending,
             "versions": registry.versions(enrolment.referential_code), "held": held,
             "people": await admin.active_people(scope), "form": {}}
 
@@ -343,7 +375,8 @@ async def enrolment_add_tutor(request: Request) -> Response:
 
     async def action(form: FormData) -> Any:
         await admin.add_tutor(scope, enrolment, tutor_id=form.get("tutor"),
-                              designated_on=form.get("designated_on"))
+                              designated_on=form.get("designated_on"),
+                              today=today_in_france(now(request)))
         return request.url_for("admin_enrolment", id=enrolment.id)
 
     return await submit(request, "enrolment.html",
@@ -378,9 +411,9 @@ async def members_of(session_ids: list[int]) -> dict[int, list[JuryMember]]:
     return members
 
 
-def problems(request: Request, members: list[JuryMember]) -> list[str]:
-    return admin.composition_problems([(m.college, m.is_president) for m in members],
-                                      request.app.state.settings.jury_rule)
+async def problems(session, members: list[JuryMember]) -> list[str]:
+    """The jury's one composition check (`dossiers.composition_of`)."""
+    return await dossiers.composition_of(session, members)
 
 
 @allow("admin")
@@ -389,7 +422,7 @@ async def sessions(request: Request) -> Response:
     result = await admin.paginate(scope.sessions().order_by("-held_on", "-id"),
                                   admin.page_number(request.query_params.get("page")))
     members = await members_of([s.id for s in result.items])
-    warnings = {sid: problems(request, found) for sid, found in members.items()}
+    warnings = {s.id: await problems(s, members[s.id]) for s in result.items}
     return await page(request, "sessions.html", {"page": result, "members": members,
                                                  "warnings": warnings})
 
@@ -415,8 +448,9 @@ async def session_context(request: Request, scope: Scope, session) -> dict[str, 
     members = (await members_of([session.id]))[session.id]
     seated = {m.person_id for m in members}
     candidates = [p for p in await admin.active_people(scope) if p.id not in seated]
-    return {"session": session, "members": members, "warnings": problems(request, members),
-            "people": candidates, "college_choices": COLLEGES,
+    return {"session": session, "members": members,
+            "warnings": await problems(session, members), "people": candidates,
+            "mandate_choices": jury.MANDATE_LABELS,
             "has_president": any(m.is_president for m in members), "form": {}}
 
 
@@ -434,7 +468,8 @@ async def session_add_member(request: Request) -> Response:
 
     async def action(form: FormData) -> Any:
         await admin.add_member(scope, session, person_id=form.get("person"),
-                               college=form.get("college"), president=bool(form.get("president")))
+                               mandate=form.get("mandate"), represents=form.get("represents"),
+                               president=bool(form.get("president")))
         return request.url_for("admin_session", id=session.id)
 
     return await submit(request, "session.html",
@@ -463,6 +498,8 @@ routes = [
     Route("/admin/people", people, name="admin_people"),
     Route("/admin/people/invite", invite, methods=GET_POST, name="admin_invite"),
     Route("/admin/people/{id:int}", person_page, name="admin_person"),
+    Route("/admin/people/{id:int}/represents", person_represents, methods=["POST"],
+          name="admin_person_represents"),
     Route("/admin/people/{id:int}/disable", person_disable, methods=["POST"],
           name="admin_person_disable"),
     Route("/admin/invitations", invitations, name="admin_invitations"),

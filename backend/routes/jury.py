@@ -25,7 +25,7 @@ from backend.domain import dossiers, jury, standing
 from backend.domain.evidence import today_in_france
 from backend.errors import CarnetError, Conflict
 from backend.http import json_body, json_response, read_form, referential_of
-from backend.models import Decision, Organisation, Person
+from backend.models import JurySession, Organisation, Person
 from backend.pages import render
 from backend.permissions import Relation, admin_branch_ids, jury_cutoff, path_relation
 
@@ -156,21 +156,21 @@ async def outcome_page(request: Request) -> Response:
 # Sessions -----------------------------------------------------------------------------------
 
 
-def jury_rule(request: Request) -> str:
-    return request.app.state.settings.jury_rule
+def registry(request: Request):
+    return request.app.state.registry
 
 
 @allow("jury", "admin")
 async def api_sessions(request: Request) -> Response:
     identity = await current_identity(request)
-    views = await dossiers.sessions_overview(identity, jury_rule(request), jury_cutoff(request))
+    views = await dossiers.sessions_overview(identity, registry(request), jury_cutoff(request))
     return json_response({"items": [dossiers.session_json(v, identity) for v in views]})
 
 
 @allow("jury", "admin")
 async def jury_home(request: Request) -> Response:
     identity = await current_identity(request)
-    views = await dossiers.sessions_overview(identity, jury_rule(request), jury_cutoff(request))
+    views = await dossiers.sessions_overview(identity, registry(request), jury_cutoff(request))
     return await page(request, "home.html", {"views": views})
 
 
@@ -178,11 +178,11 @@ async def session_page_view(request: Request, error: str = "", status: int = 200
     identity = await current_identity(request)
     session = await dossiers.session_for(identity, path_id(request), jury_cutoff(request))
     members = (await dossiers.session_members([session.id]))[session.id]
-    view = await dossiers.session_view(identity, session, members, jury_rule(request))
+    view = await dossiers.session_view(identity, session, members, registry(request))
     branches = await admin_branch_ids(identity.id)
     return await page(request, "session.html", {
         **view, "is_admin": session.organisation_id in branches, "error": error,
-        "closed_notice": request.query_params.get("closed")}, status)
+        "today": today(request), "closed_notice": request.query_params.get("closed")}, status)
 
 
 @allow("jury", "admin")
@@ -193,10 +193,10 @@ async def session_page(request: Request) -> Response:
 @allow("jury")
 async def api_close(request: Request) -> Response:
     identity = await current_identity(request)
-    session = await dossiers.close_session(identity, path_id(request), rule=jury_rule(request),
-                                           clock=clock(request), cutoff=jury_cutoff(request))
+    session = await dossiers.close_session(identity, path_id(request), clock=clock(request),
+                                           cutoff=jury_cutoff(request))
     members = (await dossiers.session_members([session.id]))[session.id]
-    view = await dossiers.session_view(identity, session, members, jury_rule(request))
+    view = await dossiers.session_view(identity, session, members, registry(request))
     return json_response(dossiers.session_json(view, identity))
 
 
@@ -205,8 +205,8 @@ async def close_form(request: Request) -> Response:
     identity = await current_identity(request)
 
     async def action(form) -> Any:
-        await dossiers.close_session(identity, path_id(request), rule=jury_rule(request),
-                                     clock=clock(request), cutoff=jury_cutoff(request))
+        await dossiers.close_session(identity, path_id(request), clock=clock(request),
+                                     cutoff=jury_cutoff(request), early=form.get("early") == "1")
         return f"{request.url_for('jury_session', id=path_id(request))}?closed=1"
 
     return await form_action(request, action, lambda error, status: session_page_view(
@@ -218,7 +218,7 @@ async def assign_page(request: Request) -> Response:
     identity = await current_identity(request)
 
     async def view(error: str = "", status: int = 200) -> Response:
-        context = await dossiers.assignment_view(identity, path_id(request))
+        context = await dossiers.assignment_view(identity, path_id(request), registry(request))
         return await page(request, "assign.html", {**context, "error": error}, status)
 
     if request.method == "GET":
@@ -244,7 +244,8 @@ async def read_access(request: Request) -> dossiers.Access:
 @allow(AUTHENTICATED)
 async def api_dossier(request: Request) -> Response:
     access = await read_access(request)
-    decision = await Decision.get_or_none(dossier_id=access.dossier.id)
+    session = await JurySession.get_or_none(id=access.dossier.session_id or 0)
+    decision = await dossiers.visible_decision(access, session)
     return json_response(dossiers.dossier_json(access.dossier, decision, manifest=True))
 
 
@@ -275,7 +276,7 @@ async def api_decide(request: Request) -> Response:
     await read_access(request)  # who may, before what
     data = jury.parse_decision(await json_body(request))
     decision = await dossiers.decide(identity, path_id(request), data, clock=clock(request),
-                                     cutoff=jury_cutoff(request))
+                                     cutoff=jury_cutoff(request), registry=registry(request))
     return json_response(dossiers.decision_json(decision), 201)
 
 
@@ -284,17 +285,27 @@ async def decide_form(request: Request) -> Response:
     identity = await current_identity(request)
 
     async def action(form) -> Any:
-        data = jury.parse_decision({key: form.get(key) for key in
-                                    ("outcome", "reasons", "recommendations")})
+        # The chair ticks the members present and gives each one's vote: vote-<person id>.
+        votes = {key.removeprefix("vote-"): form.get(key) for key in form.keys()
+                 if key.startswith("vote-") and form.get(key)}
+        data = jury.parse_decision({**{key: form.get(key) for key in
+                                       ("outcome", "reasons", "recommendations")},
+                                    "votes": votes})
         await dossiers.decide(identity, path_id(request), data, clock=clock(request),
-                              cutoff=jury_cutoff(request))
+                              cutoff=jury_cutoff(request), registry=registry(request))
         return f"{request.url_for('jury_dossier', id=path_id(request))}?decided=1"
 
     return await form_action(request, action, lambda error, status: review_page_view(
         request, error, status))
 
 
-# Appeals ------------------------------------------------------------------------------------
+# Appeals -------------------------------------------------------------------------------------
+
+
+def appeal_days(request: Request) -> int:
+    """CARNET_APPEAL_DAYS: the appeal window after the session's closing (which stands for
+    the notification of the decision), also what retention waits for."""
+    return request.app.state.settings.appeal_days
 
 
 @allow("candidate", "admin")
@@ -303,7 +314,7 @@ async def api_appeal(request: Request) -> Response:
     await read_access(request)  # who may, before what
     grounds = jury.parse_grounds(await json_body(request))
     dossier = await dossiers.appeal(identity, path_id(request), grounds, clock=clock(request),
-                                    cutoff=jury_cutoff(request))
+                                    cutoff=jury_cutoff(request), appeal_days=appeal_days(request))
     return json_response(dossiers.dossier_json(dossier, manifest=True), 201,
                          {"Location": str(request.url_for("api_dossier", id=dossier.id))})
 
@@ -320,7 +331,7 @@ async def appeal_form(request: Request) -> Response:
     async def action(form) -> Any:
         grounds = jury.parse_grounds({"grounds": form.get("grounds")})
         await dossiers.appeal(identity, path_id(request), grounds, clock=clock(request),
-                              cutoff=jury_cutoff(request))
+                              cutoff=jury_cutoff(request), appeal_days=appeal_days(request))
         return f"{request.url_for('jury_outcome', id=enrolment_id)}?appealed=1"
 
     return await form_action(request, action, lambda error, status: outcome_page_view(
@@ -346,7 +357,7 @@ async def dossier_pdf(request: Request) -> Response:
 async def minutes_pdf(request: Request) -> Response:
     identity = await current_identity(request)
     registry = request.app.state.registry
-    view = await dossiers.minutes_view(identity, path_id(request), registry, jury_rule(request),
+    view = await dossiers.minutes_view(identity, path_id(request), registry,
                                        jury_cutoff(request))
     session = view["session"]
     lines = view["lines"]
@@ -357,7 +368,7 @@ async def minutes_pdf(request: Request) -> Response:
                                                     line.dossier.enrolment.referential_version))})
     context = {**view, "branch": await Organisation.get(id=session.organisation_id),
                "colleges": jury.COLLEGE_LABELS,
-               "rule_text": jury.RULE_LABELS.get(jury_rule(request), jury_rule(request)),
+               "mandates": jury.MANDATE_LABELS,
                "closed_by": closer.full_name if closer else "", "certifications": certifications,
                "counts": {"validated": outcomes.count("validated"),
                           "not_validated": outcomes.count("not_validated"),

@@ -163,7 +163,8 @@ async def candidate_home(request: Request) -> Response:
         "-started_on", "-id").values("id", "referential_code", "referential_version",
                                      "started_on", "company__name")
     if len(enrolments) == 1:
-        return RedirectResponse(enrolment_path(request, enrolments[0]["id"]), 303)
+        welcome = "?welcome=1" if request.query_params.get("welcome") else ""
+        return RedirectResponse(enrolment_path(request, enrolments[0]["id"]) + welcome, 303)
     registry = request.app.state.registry
     for e in enrolments:
         ref = registry.find(e["referential_code"], e["referential_version"])

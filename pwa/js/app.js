@@ -87,6 +87,9 @@ function mountLogout(box) {
   });
 }
 for (const box of document.querySelectorAll('[data-logout]')) mountLogout(box);
+if (document.querySelector('[data-picker-search]')) {
+  import('./pickers.js').then(({mountPickers}) => mountPickers()).catch(() => {});
+}
 const hint = document.querySelector('[data-install]');
 if (hint) mountInstallHint(hint);
 startSync();

@@ -1,5 +1,6 @@
 """The `carnet` commands of going live: `init` (the first branch and its first
-administrator's setup link), `branch create`, `admin invite`. `backend/cli.py` registers them.
+administrator's setup link), `branch create`, `admin invite`, `backup`, `restore` and
+`photos migrate` (backend/backup.py). `backend/cli.py` registers them.
 
 A setup link is printed once, on standard output, and nowhere else: only its keyed hash is
 stored, and no log line carries it.
@@ -107,7 +108,85 @@ def cmd_admin_invite(args: argparse.Namespace) -> int:
     return _run(lambda s: admin_invite_report(s, args.email, args.branch, args.name or ""))
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backend.backup import BackupError, backup
+    from backend.cli import load_settings
+
+    settings = load_settings(existing=True)
+    try:
+        manifest = backup(settings, Path(args.dest), _say)
+    except BackupError as exc:
+        print(f"carnet backup: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written to {args.dest}: {len(manifest['files'])} file(s) in MANIFEST.json "
+          "(keep it off this server; it holds the secret key)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from backend.backup import BackupError, restore
+    from backend.settings import from_env
+
+    try:
+        restore(from_env(create=False), Path(args.src), _say)
+    except BackupError as exc:
+        print(f"carnet restore: {exc}", file=sys.stderr)
+        return 1
+    print("restored; check it with `carnet audit verify` and `carnet dossier verify ID`, "
+          "then start the server")
+    return 0
+
+
+def cmd_photos_migrate(args: argparse.Namespace) -> int:
+    from backend.backup import BackupError, migrate_photos
+    from backend.cli import load_settings
+    from backend.storage import LocalPhotoStore, S3PhotoStore, parse_s3_url
+
+    settings = load_settings(existing=True)
+    try:
+        parse_s3_url(args.to)
+    except ValueError as exc:
+        print(f"carnet photos migrate: {exc}", file=sys.stderr)
+        return 2
+    source = LocalPhotoStore(settings.photo_store or settings.photos_dir)
+    target = S3PhotoStore(args.to, endpoint_url=settings.s3_endpoint, region=settings.s3_region,
+                          access_key_id=settings.s3_access_key_id,
+                          secret_access_key=settings.s3_secret_access_key)
+    try:
+        copied, skipped = migrate_photos(source, target, _say)
+    except BackupError as exc:
+        print(f"carnet photos migrate: {exc} (run it again to resume)", file=sys.stderr)
+        return 1
+    print(f"{copied} photo(s) copied to {args.to}, {skipped} already there, all verified by "
+          f"hash. Now set CARNET_PHOTO_STORE={args.to} and restart the server; the folder "
+          f"{source.root} can go once the server runs on the bucket.")
+    return 0
+
+
 def register(sub) -> None:
+    backup = sub.add_parser("backup", help="write a consistent backup into the empty folder "
+                            "DEST (database, photos or their listing, secret key, manifest)")
+    backup.add_argument("dest")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore a backup into an empty data folder "
+                             "(CARNET_DATA_DIR), every file checked against its manifest")
+    restore.add_argument("src")
+    restore.set_defaults(func=cmd_restore)
+    photos = sub.add_parser("photos", help="the photo store").add_subparsers(
+        dest="action", required=True)
+    move = photos.add_parser("migrate", help="copy the folder store into an S3 bucket "
+                             "(resumable, verified by hash)")
+    move.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX")
+    move.set_defaults(func=cmd_photos_migrate)
+
     init = sub.add_parser("init", help="first start: create the branch and print a one-time "
                           "setup link for its first administrator")
     init.add_argument("--branch", required=True, metavar="NAME", help="the branch's name")

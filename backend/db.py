@@ -35,9 +35,17 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 async def migrate(database_url: str) -> None:
     """Apply every migration to the database (creates the SQLite file if needed)."""
+    from pathlib import Path
+
     from tortoise import Tortoise
     from tortoise.migrations.api.migrate import migrate as migrate_api
 
+    connection = expand_db_url(database_url)
+    if connection["engine"] == "tortoise.backends.sqlite":
+        # aiosqlite waits forever on a file whose folder is missing: create the folder.
+        path = connection["credentials"].get("file_path", "")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
         await migrate_api(config=tortoise_config(database_url))
     finally:

@@ -74,14 +74,16 @@ class LiveServer:
 
 
 SEED = """
-import asyncio, sys
+import asyncio
 from tortoise import Tortoise
 from backend.db import tortoise_config
 from backend.models import Organisation
 from tests import factories as f
 
-async def main(url):
-    await Tortoise.init(config=tortoise_config(url))
+async def main():
+    from backend.settings import from_env
+
+    await Tortoise.init(config=tortoise_config(from_env().database_url))
     try:
         branch = await Organisation.get(kind="branch")
         company = await f.company(branch)
@@ -92,7 +94,7 @@ async def main(url):
     finally:
         await Tortoise.close_connections()
 
-asyncio.run(main(sys.argv[1]))
+asyncio.run(main())
 """
 
 
@@ -101,7 +103,7 @@ def seed_enrolment(env: dict[str, str]) -> tuple[str, str, int]:
     (tutor e-mail, password, enrolment id)."""
     from tests.factories import PASSWORD
 
-    done = subprocess.run([sys.executable, "-c", SEED, env["CARNET_DATABASE_URL"]], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return "tuteur@live.test", PASSWORD, int(done.stdout.strip().splitlines()[-1])

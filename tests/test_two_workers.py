@@ -104,8 +104,9 @@ async def test_two_processes_one_database_one_store_lose_and_duplicate_nothing(
                                          json={"email": email, "password": password})
                 assert login.status_code == 200, login.text
                 cookie = login.cookies["carnet"]
-                # A session opened by one process is known to the other: in the database.
-                me = await plain.get(f"{servers[1].url}/api/v1/me", cookies={"carnet": cookie})
+            # A session opened by one process is known to the other: in the database.
+            async with httpx.AsyncClient(cookies={"carnet": cookie}) as other:
+                me = await other.get(f"{servers[1].url}/api/v1/me")
                 assert me.status_code == 200 and me.json()["email"] == email
             check_forwarded_headers(servers)
             outbox = Alternating(servers, cookie)

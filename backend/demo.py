@@ -145,12 +145,15 @@ async def _seed(conn, password_hash: str) -> None:
         referential_version=DEMO_CQP[1], access_route="afest", started_on=started, using_db=conn)
     await Tutorship.create(enrolment=enrolment, tutor=people["tuteur@demo.test"],
                            designated_on=started, using_db=conn)
-    session = await JurySession.create(organisation=branch, held_on=today + timedelta(days=30),
+    # Held today, so the demo jury can deliberate (a jury decides on or after its date).
+    session = await JurySession.create(organisation=branch, held_on=today,
                                        place="Chambre de métiers, salle 2", using_db=conn)
+    # Each member seated for what they represent: the college follows (paritaire jury).
     await JuryMember.create(session=session, person=people["jury1@demo.test"], college="employer",
+                            mandate="employer_organisation", represents="CAPEB",
                             is_president=True, using_db=conn)
     await JuryMember.create(session=session, person=people["jury2@demo.test"], college="employee",
-                            using_db=conn)
+                            mandate="union", represents="CFDT", using_db=conn)
 
 
 def print_demo(settings: Settings, accounts, url: str) -> None:

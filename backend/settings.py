@@ -37,7 +37,6 @@ DOCUMENTED = {
     "CARNET_MAIL_FROM": "carnet@localhost",
     "CARNET_PUBLIC_URL": "(none)",
     "CARNET_DEMO_PASSWORD": "carnet-demo",
-    "CARNET_JURY_RULE": "one-per-college",
     "CARNET_JURY_ACCESS_DAYS": "90",
     "CARNET_PDF_CONCURRENCY": "2",
     "CARNET_MAIL_INTERVAL_SECONDS": "30",
@@ -64,7 +63,8 @@ class Settings:
     max_upload_bytes: int = 20_000_000
     max_image_pixels: int = 40_000_000
     # Retention (docs/personal-data.md says why these defaults): nothing in a dossier
-    # goes before its decision is final and the appeal window has passed.
+    # goes before its decision is final and the appeal window has passed. The same window is
+    # the appeal deadline: an appeal later than this after the session's closing is refused.
     appeal_days: int = 60
     keep_after_decision_months: int = 12
     keep_after_end_months: int = 12
@@ -84,7 +84,6 @@ class Settings:
     mail_from: str = "carnet@localhost"
     public_url: str = ""
     demo_password: str = "carnet-demo"
-    jury_rule: str = "one-per-college"
     # Jury members read their session's dossiers and frozen evidence until this many days
     # after the session closed; then the candidate's data is no longer theirs to see.
     jury_access_days: int = 90
@@ -193,7 +192,6 @@ def from_env(env: Mapping[str, str] | None = None, *, create: bool = True) -> Se
         mail_from=env.get("CARNET_MAIL_FROM", "carnet@localhost"),
         public_url=env.get("CARNET_PUBLIC_URL", "").rstrip("/"),
         demo_password=env.get("CARNET_DEMO_PASSWORD") or "carnet-demo",
-        jury_rule=env.get("CARNET_JURY_RULE", "one-per-college"),
         jury_access_days=_int(env, "CARNET_JURY_ACCESS_DAYS", 90),
         pdf_concurrency=max(1, _int(env, "CARNET_PDF_CONCURRENCY", 2)),
         mail_interval_seconds=max(1, _int(env, "CARNET_MAIL_INTERVAL_SECONDS", 30)),

@@ -67,7 +67,9 @@ async def enrolment(candidate: Person, company_org: Organisation, tutor: Person 
 async def jury_session(branch_org: Organisation, *members: tuple[Person, str]) -> JurySession:
     s = await JurySession.create(organisation=branch_org, held_on=date.today(), place="Salle 1")
     for i, (p, college) in enumerate(members):
-        await JuryMember.create(session=s, person=p, college=college, is_president=i == 0)
+        mandate = "employer_organisation" if college == "employer" else "union"
+        await JuryMember.create(session=s, person=p, college=college, is_president=i == 0,
+                                mandate=mandate, represents="Organisation représentative")
     return s
 
 

@@ -233,10 +233,11 @@ def minutes_context(examined: int, validated: int) -> dict:
             block_code="BC01", manifest_sha256="0" * 64),
         decision=SimpleNamespace(outcome="validated" if i < validated else "not_validated",
                                  reasons="", recommendations="", decided_by_id=1,
-                                 decided_at=None),
+                                 decided_at=None, deliberation=None),
         conflicted={}) for i in range(examined)]
     return {"fmt": FMT, "words": WORDS, "branch": None, "certifications": [], "members": [],
-            "vice_president": None, "colleges": {}, "rule_text": "un président",
+            "vice_president": None, "colleges": {}, "rules": {}, "results": {},
+            "names": {}, "previous_presidency": None,
             "problems": [], "lines": lines, "titles": {line.dossier.id: "" for line in lines},
             "deciders": {}, "minutes_sha256": None,
             "session": SimpleNamespace(id=3, held_on=date(2025, 6, 2), place="Lyon",

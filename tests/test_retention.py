@@ -18,7 +18,8 @@ DAY = timedelta(days=1)
 async def decided(client, app, w, outcome: str = "validated") -> dict:
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
-    body = decision(outcome, **({"reasons": "Insuffisant"} if outcome != "validated" else {}))
+    body = decision(w, outcome,
+                    **({"reasons": "Insuffisant"} if outcome != "validated" else {}))
     assert (await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
                              json=body)).status_code == 201
     assert (await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")).status_code == 200

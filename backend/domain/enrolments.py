@@ -14,7 +14,7 @@ from backend.models import ACCESS_ROUTES, Enrolment, Organisation, Person, Tutor
 
 async def enrol(*, candidate: Person, company: Organisation, code: str, version: str,
                 access_route: str, started_on: date, tutors: list[tuple[Person, date]],
-                registry: Registry, by: int) -> Enrolment:
+                registry: Registry, by: int, today: date | None = None) -> Enrolment:
     """AFEST needs the tutor designated beforehand: a designation may not come
     after the enrolment's start."""
     if registry.find(code, version) is None:
@@ -24,6 +24,7 @@ async def enrol(*, candidate: Person, company: Organisation, code: str, version:
     if company.kind != "company":
         raise ValidationFailed("L'organisation doit être une entreprise.", code="invalid_company")
     for tutor, designated_on in tutors:
+        refuse_future_designation(designated_on, today)
         if designated_on > started_on:
             raise ValidationFailed("Le tuteur doit être désigné au plus tard au début du parcours.",
                                    code="tutor_designated_late")
@@ -45,8 +46,17 @@ async def enrol(*, candidate: Person, company: Organisation, code: str, version:
     return enrolment
 
 
+def refuse_future_designation(designated_on: date, today: date | None) -> None:
+    """A designation is a fact that has happened (AFEST, D6313-3-2: the tutor is designated
+    beforehand): it is never dated in the future."""
+    if today is not None and designated_on > today:
+        raise ValidationFailed("La date de désignation du tuteur ne peut pas être dans le "
+                               "futur.", code="tutor_designated_in_future")
+
+
 async def designate_tutor(enrolment: Enrolment, tutor: Person, designated_on: date,
-                          by: int) -> Tutorship:
+                          by: int, today: date | None = None) -> Tutorship:
+    refuse_future_designation(designated_on, today)
     async with in_transaction() as conn:
         tutorship = await Tutorship.create(enrolment=enrolment, tutor=tutor,
                                            designated_on=designated_on, using_db=conn)

@@ -28,7 +28,7 @@ from backend.domain.progress import (
     _add_years,
     compute_progress,
 )
-from backend.domain.referentials import Block, Referential
+from backend.domain.referentials import Block, JuryRules, Referential
 from backend.errors import ValidationFailed
 from backend.models import COLLEGES, OUTCOMES
 
@@ -45,9 +45,6 @@ MAX_REASONS = 5000
 MAX_GROUNDS = 5000
 
 COLLEGE_LABELS = {"employer": "collège employeurs", "employee": "collège salariés"}
-JURY_RULES = ("one-per-college", "parity")
-RULE_LABELS = {"one-per-college": "au moins un membre de chaque collège, et un président",
-               "parity": "autant de membres dans chaque collège, au moins un, et un président"}
 OUTCOME_LABELS = {"validated": "validé", "not_validated": "non validé"}
 # Outcome of an enrolment: what the candidate holds after the jury.
 OUTCOME_KINDS = ("certificate", "partial", "not_delivered", "in_progress")
@@ -297,39 +294,164 @@ def photo_labels(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 # Composition and conflicts ------------------------------------------------------------------
 
 
-def composition_problems(members: Iterable[tuple[str, bool]], rule: str) -> list[str]:
-    """What keeps a jury of `members` (college, is_president) from sitting under `rule`.
+# What a member represents gives their college: recorded when they are seated, never chosen.
+MANDATES = {"employer_organisation": "employer", "union": "employee"}
+MANDATE_LABELS = {"employer_organisation": "organisation professionnelle d'employeurs",
+                  "union": "organisation syndicale de salariés"}
 
-    one-per-college: at least one member in each college and exactly one president.
-    parity: the same, with as many members in each college (branch agreements: 3 + 3)."""
+
+def college_of(mandate: str) -> str | None:
+    """The college of a member who represents an organisation of kind `mandate`."""
+    return MANDATES.get(mandate)
+
+
+def composition_problems(members: Iterable[tuple[str, bool]],
+                         previous_president_college: str | None = None) -> list[str]:
+    """What keeps a session of `members` (college, is_president) from sitting: a member of
+    each college and exactly one president; the presidency alternates between the colleges
+    from one session of the branch to the next (`previous_president_college`, the college
+    that presided the branch's last closed session). How many members decide each dossier
+    is the deliberation's rule (`deliberation_problems`, `deliberate`): the one function for
+    the session screens, the admin's pages and the closing."""
     members = list(members)
-    if rule not in JURY_RULES:
-        return [f"Règle de composition inconnue : {rule}."]
     counts = {college: sum(1 for c, _ in members if c == college) for college in COLLEGES}
     problems = [f"Aucun membre du {COLLEGE_LABELS[c]}." for c in COLLEGES if not counts[c]]
-    presidents = sum(1 for _, president in members if president)
-    if presidents != 1:
-        problems.append("Aucun président désigné." if presidents == 0
+    presidents = [c for c, president in members if president]
+    if len(presidents) != 1:
+        problems.append("Aucun président désigné." if not presidents
                         else "Plusieurs présidents sont désignés.")
-    if rule == "parity" and len(set(counts.values())) > 1:
-        detail = ", ".join(f"{counts[c]} au {COLLEGE_LABELS[c]}" for c in COLLEGES)
-        problems.append(f"Composition non paritaire ({detail}).")
+    elif previous_president_college and presidents[0] == previous_president_college:
+        problems.append(f"La présidence alterne entre les collèges : la session précédente "
+                        f"était présidée par le {COLLEGE_LABELS[presidents[0]]}, celle-ci doit "
+                        "l'être par l'autre collège.")
     return problems
 
 
-def deliberation_problems(colleges: Iterable[str]) -> list[str]:
-    """A dossier is decided by the members free of conflict: both colleges must remain."""
-    present = set(colleges)
-    return [f"Aucun membre du {COLLEGE_LABELS[c]} sans conflit d'intérêts." for c in COLLEGES
-            if c not in present]
+def rules_text(rules: JuryRules) -> str:
+    """The rules of deliberation in one French sentence (minutes, session pages)."""
+    parts = [f"au moins {rules.quorum} membres délibérants sans conflit d'intérêts",
+             "autant de membres de chaque collège parmi eux" if rules.composition == "parity"
+             else "au moins un membre de chaque collège parmi eux",
+             "majorité simple des voix" if rules.majority == "simple"
+             else "majorité des deux tiers des voix",
+             "voix prépondérante du président en cas de partage" if rules.casting_vote
+             else "pas de voix prépondérante : un partage ne décide pas"]
+    return ", ".join(parts)
 
 
-def conflict_reason(*, tutors: bool, same_company: bool) -> str | None:
-    """Why a person may not decide on a candidate (DOMAIN.md: tutor or employer)."""
+DEFAULT_RULES = JuryRules()
+
+
+def deliberation_problems(colleges: Iterable[str], rules: JuryRules = DEFAULT_RULES
+                          ) -> list[str]:
+    """What keeps the members free of conflict (their `colleges`) from deciding a dossier
+    under `rules`, before anyone votes."""
+    colleges = list(colleges)
+    counts = {c: colleges.count(c) for c in COLLEGES}
+    problems = [f"Aucun membre du {COLLEGE_LABELS[c]} sans conflit d'intérêts." for c in COLLEGES
+                if not counts[c]]
+    if len(colleges) < rules.quorum:
+        problems.append(f"Quorum non atteint : {len(colleges)} membre(s) sans conflit "
+                        f"d'intérêts, il en faut {rules.quorum}.")
+    return problems
+
+
+@dataclass(frozen=True)
+class Seat:
+    person: int
+    college: str
+    president: bool
+
+
+@dataclass(frozen=True)
+class Deliberation:
+    outcome: str
+    record: list[dict[str, Any]]  # per deliberating member: person, college, president, vote
+    excluded: list[dict[str, Any]]  # seated members in conflict: person, reason
+
+
+def deliberate(seats: Sequence[Seat], conflicted: Mapping[int, str], votes: Mapping[int, str],
+               rules: JuryRules) -> Deliberation:
+    """The jury's decision on one dossier from the votes of the members present at the
+    deliberation (`votes`: {person: outcome}; the members present are those who vote).
+
+    A conflicted member never deliberates; the members deliberating must reach the quorum and
+    the composition (parity by default); the outcome needs the majority, and a tie is decided
+    by the president's vote only when `rules.casting_vote` says so."""
+    by_person = {s.person: s for s in seats}
+    problems = []
+    for person, vote in votes.items():
+        if person not in by_person:
+            problems.append(f"La personne {person} ne siège pas dans cette session.")
+        elif person in conflicted:
+            problems.append(f"La personne {person} est en conflit d'intérêts "
+                            f"({conflicted[person]}) : elle ne délibère pas sur ce dossier.")
+        if vote not in OUTCOMES:
+            problems.append(f"Le vote de la personne {person} vaut validated ou not_validated.")
+    if problems:
+        raise ValidationFailed(problems[0], code="invalid_deliberation",
+                               details={"problems": problems})
+    deciding = [by_person[p] for p in sorted(votes)]
+    counts = {c: sum(1 for s in deciding if s.college == c) for c in COLLEGES}
+    problems = deliberation_problems([s.college for s in deciding], rules)
+    if rules.composition == "parity" and counts["employer"] != counts["employee"]:
+        problems.append("Délibération non paritaire : " + ", ".join(
+            f"{counts[c]} au {COLLEGE_LABELS[c]}" for c in COLLEGES) + ".")
+    if problems:
+        raise ValidationFailed(problems[0], code="jury_quorum", details={"problems": problems})
+    tally = {o: sum(1 for v in votes.values() if v == o) for o in OUTCOMES}
+    cast = sum(tally.values())
+    needed = (cast // 2 + 1) if rules.majority == "simple" else -(-2 * cast // 3)
+    winners = [o for o in OUTCOMES if tally[o] >= needed]
+    if len(winners) == 1:
+        outcome = winners[0]
+    else:
+        president = next((s for s in deciding if s.president), None)
+        tie = tally["validated"] == tally["not_validated"]
+        if tie and rules.casting_vote and president is not None:
+            outcome = votes[president.person]
+        else:
+            detail = (f"{tally['validated']} pour la validation, {tally['not_validated']} "
+                      "contre")
+            raise ValidationFailed(
+                f"Pas de majorité ({detail}) : le jury ne décide pas ainsi.",
+                code="no_majority", details={"tally": tally, "needed": needed})
+    record = [{"person": s.person, "college": s.college, "president": s.president,
+               "vote": votes[s.person]} for s in deciding]
+    excluded = [{"person": s.person, "reason": conflicted[s.person]} for s in seats
+                if s.person in conflicted]
+    return Deliberation(outcome, record, sorted(excluded, key=lambda e: e["person"]))
+
+
+def chair(seats: Sequence[Seat], conflicted: Mapping[int, str]) -> int | None:
+    """Who enters the jury's decision on a dossier: the president, or, when the president is
+    in conflict of interest on it, the first member of the other college free of conflict."""
+    president = next((s for s in seats if s.president), None)
+    if president is None:
+        return None
+    if president.person not in conflicted:
+        return president.person
+    return next((s.person for s in seats if s.college != president.college
+                 and s.person not in conflicted), None)
+
+
+def conflict_reason(*, candidate: bool = False, tutors: bool = False,
+                    represents: bool = False, same_company: bool = False,
+                    first_jury: bool = False) -> str | None:
+    """Why a person may not decide on a candidate, from explicit ties (docs/domain.md): the
+    candidate themself, any tutor of theirs (any enrolment, past or present), a
+    representative of their company (the employer), a colleague in the same company, and for
+    an appeal a member of the jury whose decision is appealed."""
+    if candidate:
+        return "le candidat lui-même"
     if tutors:
         return "tuteur du candidat"
+    if represents:
+        return "représentant de l'entreprise du candidat"
     if same_company:
         return "même entreprise que le candidat"
+    if first_jury:
+        return "membre du jury de la décision contestée"
     return None
 
 
@@ -350,6 +472,7 @@ class DecisionInput:
     outcome: str
     reasons: str
     recommendations: str
+    votes: Mapping[int, str]  # {person: outcome} of the members present at the deliberation
 
 
 def _text(body: Mapping[str, Any], key: str, problems: dict[str, str], limit: int) -> str:
@@ -364,20 +487,43 @@ def _text(body: Mapping[str, Any], key: str, problems: dict[str, str], limit: in
     return value.strip()
 
 
+MAX_VOTES = 100
+
+
+def _votes(raw: Any, problems: dict[str, str]) -> dict[int, str]:
+    """{"<person id>": "validated" | "not_validated"}: the members present and their votes."""
+    if not isinstance(raw, Mapping) or not raw or len(raw) > MAX_VOTES:
+        problems["votes"] = ("« votes » donne le vote de chaque membre présent à la "
+                             "délibération : {\"<id de la personne>\": \"validated\" ou "
+                             "\"not_validated\"}.")
+        return {}
+    votes = {}
+    for key, vote in raw.items():
+        person = int(key) if isinstance(key, str) and key.isdigit() and len(key) < 10 else None
+        if person is None or vote not in OUTCOMES:
+            problems["votes"] = f"Vote illisible : {str(key)[:20]} → {str(vote)[:20]}."
+            return {}
+        votes[person] = vote
+    return votes
+
+
 def parse_decision(body: Mapping[str, Any]) -> DecisionInput:
-    """{outcome: validated|not_validated, reasons, recommendations}: a refusal states why."""
+    """{outcome: validated|not_validated, reasons, recommendations, votes}: the jury's
+    decision as its chair enters it, with the vote of each member present; every decision,
+    a validation as a refusal, states its reasons."""
     problems: dict[str, str] = {}
     outcome = body.get("outcome")
     if outcome not in OUTCOMES:
         problems["outcome"] = "« outcome » vaut validated ou not_validated."
     reasons = _text(body, "reasons", problems, MAX_REASONS)
     recommendations = _text(body, "recommendations", problems, MAX_REASONS)
-    if outcome == "not_validated" and not reasons and "reasons" not in problems:
-        problems["reasons"] = "Une décision de non-validation doit être motivée."
+    if not reasons and "reasons" not in problems:
+        problems["reasons"] = "Une décision doit être motivée, qu'elle valide ou non."
+    votes = _votes(body.get("votes"), problems)
     if problems:
         raise ValidationFailed(next(iter(problems.values())), code="invalid_decision",
                                details=problems)
-    return DecisionInput(outcome, reasons, recommendations)
+    return DecisionInput(outcome, reasons, recommendations, votes)
 
 
 def parse_grounds(body: Mapping[str, Any]) -> str:

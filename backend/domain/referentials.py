@@ -32,6 +32,23 @@ class Rules:
     block_min_reflections: int = 1
 
 
+JURY_COMPOSITIONS = ("parity", "one-per-college")
+JURY_MAJORITIES = ("simple", "two_thirds")
+
+
+@dataclass(frozen=True)
+class JuryRules:
+    """How the jury of this certification deliberates (the branch's rules, written in its
+    referential's `jury:` section; docs/domain.md). The default is a paritaire jury: as many
+    employer as employee members among those deciding each dossier, at least two, a simple
+    majority of their votes, and no casting vote."""
+
+    quorum: int = 2  # members deliberating on a dossier, at least
+    composition: str = "parity"  # JURY_COMPOSITIONS
+    majority: str = "simple"  # JURY_MAJORITIES: more than half, or at least two thirds
+    casting_vote: bool = False  # the president's voice decides a tie
+
+
 @dataclass(frozen=True)
 class Criterion:
     code: str
@@ -80,6 +97,7 @@ class Referential:
     rules: Rules
     blocks: tuple[Block, ...]
     note: str = ""
+    jury: JuryRules = JuryRules()
     source: str = field(default="", compare=False)  # file it came from
     digest: str = field(default="", compare=False)  # sha256 of the parsed content
 
@@ -125,10 +143,13 @@ _TOP_KEYS = {
     "register": False,
     "block_validity_years": False,
     "rules": False,
+    "jury": False,
     "blocks": True,
     "note": False,
 }
 _REGISTER_KEYS = {"kind": True, "number": False, "level": False}
+_JURY_KEYS = {"quorum": False, "composition": False, "majority": False,
+              "casting_vote": False}
 _RULES_KEYS = {"criterion_acquired": False, "block_ready": False}
 _CRITERION_ACQUIRED_KEYS = {"min_met": False, "min_days": False}
 _BLOCK_READY_KEYS = {"min_reflections": False}
@@ -302,6 +323,8 @@ def _digest(referential: Referential) -> str:
     for block in content["blocks"]:  # added later: absent keeps the digests of older files
         if not block["note"]:
             del block["note"]
+    if referential.jury == JuryRules():  # added later, as the notes
+        del content["jury"]
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -394,7 +417,24 @@ class _Reader:
             rules=self.rules(found.get("rules")),
             blocks=tuple(self.block(n, i) for i, n in blocks),
             note=self.text(found.get("note"), "note", "") or "",
+            jury=self.jury(found.get("jury")),
         )
+
+    def jury(self, node: Node | None) -> JuryRules:
+        defaults = JuryRules()
+        if node is None or not self.is_mapping(node, "'jury'"):
+            return defaults
+        found = self.fields(node, "jury", _JURY_KEYS)
+        quorum = self.integer(found.get("quorum"), "quorum", "jury", minimum=2,
+                              default=defaults.quorum)
+        casting = self.boolean(found.get("casting_vote"), "casting_vote", "jury")
+        return JuryRules(
+            quorum=quorum or defaults.quorum,
+            composition=self.choice(found.get("composition"), "composition", "jury",
+                                    JURY_COMPOSITIONS) or defaults.composition,
+            majority=self.choice(found.get("majority"), "majority", "jury", JURY_MAJORITIES)
+            or defaults.majority,
+            casting_vote=defaults.casting_vote if casting is None else casting)
 
     def check_format(self, node: Node | None, root: Node) -> None:
         if node is None:

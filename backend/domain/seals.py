@@ -19,12 +19,17 @@ from backend.domain.jury import instant, sha256_of
 
 
 def decision_record(*, dossier: int, manifest_sha256: str, outcome: str, reasons: str,
-                    recommendations: str, decided_by: int, decided_at: datetime
-                    ) -> dict[str, Any]:
-    """What the jury decided, on which frozen manifest, who decided and when."""
-    return {"dossier": dossier, "manifest_sha256": manifest_sha256, "outcome": outcome,
-            "reasons": reasons, "recommendations": recommendations, "decided_by": decided_by,
-            "decided_at": instant(decided_at)}
+                    recommendations: str, decided_by: int, decided_at: datetime,
+                    deliberation: Any = None, excluded: Any = None) -> dict[str, Any]:
+    """What the jury decided, on which frozen manifest, who entered it and when, and who
+    deliberated with their votes and who was excluded for a conflict of interest (absent from
+    the records of decisions made before juries voted, so their hashes still verify)."""
+    record = {"dossier": dossier, "manifest_sha256": manifest_sha256, "outcome": outcome,
+              "reasons": reasons, "recommendations": recommendations, "decided_by": decided_by,
+              "decided_at": instant(decided_at)}
+    if deliberation is not None or excluded is not None:
+        record.update(deliberation=deliberation, excluded=excluded)
+    return record
 
 
 def appeal_record(*, dossier: int, review_of: int, reviewed_decision_sha256: str,

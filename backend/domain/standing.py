@@ -155,9 +155,10 @@ def observation_sql(fields: tuple[str, ...]) -> str:
 
 
 # The enrolment's received photos, held blocks and dossiers (with their decision) in one
-# statement: three round trips cost more than the rows. Each kind fills its own columns, so
-# every column keeps its type (PostgreSQL types a UNION column from its first branches,
-# hence the typed NULLs).
+# statement: three round trips cost more than the rows. A decision counts once its session
+# is closed: before, the candidate and the tutor see the block at the jury. Each kind fills
+# its own columns, so every column keeps its type (PostgreSQL types a UNION column from its
+# first branches, hence the typed NULLs).
 STANDING_SQL = (
     'SELECT \'photo\' AS "kind", "id" AS "photo", "author_role" AS "role", NULL AS "block", '
     'CAST(NULL AS DATE) AS "day", NULL AS "version", '
@@ -167,7 +168,9 @@ STANDING_SQL = (
     '"referential_version", NULL, NULL, NULL FROM "held_block" WHERE "enrolment_id" = ? '
     'UNION ALL SELECT \'dossier\', NULL, NULL, d."block_code", NULL, NULL, d."submitted_at", '
     'c."outcome", c."decided_at" FROM "dossier" d '
-    'LEFT JOIN "decision" c ON c."dossier_id" = d."id" WHERE d."enrolment_id" = ?')
+    'LEFT JOIN "decision" c ON c."dossier_id" = d."id" AND EXISTS (SELECT 1 FROM '
+    '"jury_session" j WHERE j."id" = d."session_id" AND j."status" = \'closed\') '
+    'WHERE d."enrolment_id" = ?')
 
 
 async def standing_rows(enrolment_id: int, conn: Any = None

@@ -19,6 +19,7 @@ from backend.domain.referentials import (
     Competency,
     Criterion,
     Evidence,
+    JuryRules,
     Referential,
     Register,
     Rules,
@@ -166,34 +167,120 @@ def test_the_timeline_lists_each_criterions_ratings_oldest_first():
 # Composition, conflicts, decisions ----------------------------------------------------------
 
 
-@pytest.mark.parametrize(("members", "rule", "problems"), [
-    ([("employer", True), ("employee", False)], "one-per-college", []),
-    ([("employer", True), ("employer", False)], "one-per-college",
-     ["Aucun membre du collège salariés."]),
-    ([("employer", False), ("employee", False)], "one-per-college",
-     ["Aucun président désigné."]),
-    ([("employer", True), ("employee", True)], "one-per-college",
-     ["Plusieurs présidents sont désignés."]),
-    ([("employer", True), ("employee", False), ("employee", False)], "parity",
-     ["Composition non paritaire (1 au collège employeurs, 2 au collège salariés)."]),
-    ([("employer", True), ("employee", False)], "by-lot", ["Règle de composition inconnue : "
-                                                           "by-lot."]),
+@pytest.mark.parametrize(("members", "problems"), [
+    ([("employer", True), ("employee", False)], []),
+    ([("employer", True), ("employer", False)], ["Aucun membre du collège salariés."]),
+    ([("employer", False), ("employee", False)], ["Aucun président désigné."]),
+    ([("employer", True), ("employee", True)], ["Plusieurs présidents sont désignés."]),
 ])
-def test_the_composition_rule(members, rule, problems):
-    assert jury.composition_problems(members, rule) == problems
+def test_the_composition_rule(members, problems):
+    assert jury.composition_problems(members) == problems
+
+
+def test_the_presidency_alternates_between_the_colleges_from_session_to_session():
+    members = [("employer", True), ("employee", False)]
+    assert jury.composition_problems(members, previous_president_college="employee") == []
+    problems = jury.composition_problems(members, previous_president_college="employer")
+    assert len(problems) == 1 and "alterne" in problems[0]
+
+
+def test_a_members_college_comes_from_what_they_represent():
+    assert jury.college_of("employer_organisation") == "employer"
+    assert jury.college_of("union") == "employee"
+    assert jury.college_of("employee") is None  # a college is not a mandate
 
 
 def test_a_dossier_needs_both_colleges_among_the_members_free_of_conflict():
     assert jury.deliberation_problems(["employer", "employee"]) == []
-    assert jury.deliberation_problems(["employee"]) == [
+    assert jury.deliberation_problems(["employee", "employee"]) == [
         "Aucun membre du collège employeurs sans conflit d'intérêts."]
 
 
-def test_the_tutor_and_colleagues_of_the_candidate_are_in_conflict():
+def test_conflicts_come_from_explicit_ties():
+    assert jury.conflict_reason(candidate=True, tutors=True) == "le candidat lui-même"
     assert jury.conflict_reason(tutors=True, same_company=True) == "tuteur du candidat"
-    assert jury.conflict_reason(tutors=False, same_company=True) == (
-        "même entreprise que le candidat")
-    assert jury.conflict_reason(tutors=False, same_company=False) is None
+    assert jury.conflict_reason(represents=True) == "représentant de l'entreprise du candidat"
+    assert jury.conflict_reason(same_company=True) == "même entreprise que le candidat"
+    assert jury.conflict_reason(first_jury=True) == "membre du jury de la décision contestée"
+    assert jury.conflict_reason() is None
+
+
+# The jury deliberates: quorum, parity, majority, casting vote ---------------------------------
+
+SEATS = [jury.Seat(1, "employer", True), jury.Seat(2, "employee", False),
+         jury.Seat(3, "employer", False), jury.Seat(4, "employee", False),
+         jury.Seat(5, "employee", False)]
+PARITY = JuryRules()
+V, N = "validated", "not_validated"
+
+
+def problems_of(exc) -> list[str]:
+    return exc.value.details.get("problems", [exc.value.message])
+
+
+def test_a_single_member_cannot_decide_for_the_jury():
+    with pytest.raises(ValidationFailed) as exc:
+        jury.deliberate(SEATS, {}, {2: V}, PARITY)
+    assert exc.value.code == "jury_quorum"
+    assert any("Quorum" in p for p in problems_of(exc))
+
+
+def test_the_jury_decides_by_a_majority_of_the_members_present():
+    d = jury.deliberate(SEATS, {}, {1: V, 2: V, 3: V, 4: N}, PARITY)
+    assert d.outcome == V
+    assert d.record == [{"person": 1, "college": "employer", "president": True, "vote": V},
+                        {"person": 2, "college": "employee", "president": False, "vote": V},
+                        {"person": 3, "college": "employer", "president": False, "vote": V},
+                        {"person": 4, "college": "employee", "president": False, "vote": N}]
+
+
+def test_the_default_jury_is_paritaire_among_those_deciding_each_dossier():
+    with pytest.raises(ValidationFailed) as exc:  # 1 employer against 3 employees
+        jury.deliberate(SEATS, {}, {1: V, 2: V, 4: V, 5: V}, PARITY)
+    assert any("non paritaire" in p for p in problems_of(exc))
+    one_each = JuryRules(composition="one-per-college")
+    assert jury.deliberate(SEATS, {}, {1: V, 2: V, 4: V}, one_each).outcome == V
+
+
+def test_a_tie_decides_nothing_unless_the_rules_give_the_president_a_casting_vote():
+    votes = {1: N, 2: V, 3: V, 4: N}
+    with pytest.raises(ValidationFailed) as exc:
+        jury.deliberate(SEATS, {}, votes, PARITY)
+    assert exc.value.code == "no_majority"
+    casting = JuryRules(casting_vote=True)
+    assert jury.deliberate(SEATS, {}, votes, casting).outcome == N  # the president's vote
+
+
+def test_a_two_thirds_majority_is_counted_on_the_votes_cast():
+    rules = JuryRules(composition="one-per-college", majority="two_thirds")
+    assert jury.deliberate(SEATS, {}, {1: V, 2: V, 4: N}, rules).outcome == V
+    with pytest.raises(ValidationFailed):
+        jury.deliberate(SEATS, {}, {1: V, 2: V, 3: N, 4: N, 5: V}, rules)
+
+
+def test_a_conflicted_member_does_not_deliberate_and_is_recorded_as_excluded():
+    with pytest.raises(ValidationFailed) as exc:
+        jury.deliberate(SEATS, {3: "tuteur du candidat"}, {1: V, 2: V, 3: V, 4: V}, PARITY)
+    assert exc.value.code == "invalid_deliberation"
+    d = jury.deliberate(SEATS, {3: "tuteur du candidat"}, {1: V, 2: V}, PARITY)
+    assert d.excluded == [{"person": 3, "reason": "tuteur du candidat"}]
+
+
+def test_only_seated_members_vote():
+    with pytest.raises(ValidationFailed):
+        jury.deliberate(SEATS, {}, {1: V, 99: V}, PARITY)
+
+
+def test_the_chair_is_the_president_or_when_conflicted_the_other_colleges_first_member():
+    assert jury.chair(SEATS, {}) == 1
+    assert jury.chair(SEATS, {1: "tuteur du candidat"}) == 2
+    assert jury.chair([jury.Seat(2, "employee", False)], {}) is None
+
+
+def test_the_rules_of_deliberation_come_from_the_referential():
+    assert REF.jury == JuryRules()
+    text = jury.rules_text(JuryRules(quorum=6, casting_vote=True))
+    assert "au moins 6" in text and "voix prépondérante" in text
 
 
 @dataclass
@@ -209,13 +296,24 @@ def test_the_vice_president_comes_from_the_other_college():
     assert jury.vice_president([Member(1, "employer")]) is None
 
 
-def test_a_refusal_must_state_its_reasons_and_bad_values_are_refused():
-    assert jury.parse_decision({"outcome": "validated"}).reasons == ""
-    assert jury.parse_decision({"outcome": "not_validated", "reasons": " Manque C1.1 "}
-                               ).reasons == "Manque C1.1"
-    for body in ({"outcome": "not_validated"}, {"outcome": "not_validated", "reasons": "  "},
-                 {"outcome": "yes"}, {"outcome": "validated", "reasons": 3},
-                 {"outcome": "validated", "recommendations": "x" * 5001}):
+VOTES = {"1": "validated", "2": "validated"}
+
+
+def test_reasons_are_required_for_both_outcomes_and_bad_values_are_refused():
+    assert jury.parse_decision({"outcome": "not_validated", "reasons": " Manque C1.1 ",
+                                "votes": VOTES}).reasons == "Manque C1.1"
+    assert jury.parse_decision({"outcome": "validated", "reasons": "Solide",
+                                "votes": VOTES}).votes == {1: "validated", 2: "validated"}
+    for body in ({"outcome": "validated", "votes": VOTES},
+                 {"outcome": "not_validated", "votes": VOTES},
+                 {"outcome": "not_validated", "reasons": "  ", "votes": VOTES},
+                 {"outcome": "yes", "reasons": "r", "votes": VOTES},
+                 {"outcome": "validated", "reasons": 3, "votes": VOTES},
+                 {"outcome": "validated", "reasons": "r", "recommendations": "x" * 5001,
+                  "votes": VOTES},
+                 {"outcome": "validated", "reasons": "r"},
+                 {"outcome": "validated", "reasons": "r", "votes": {"x": "validated"}},
+                 {"outcome": "validated", "reasons": "r", "votes": {"1": "maybe"}}):
         with pytest.raises(ValidationFailed):
             jury.parse_decision(body)
     with pytest.raises(ValidationFailed):

@@ -226,6 +226,9 @@ ROWS = [
         ADMIN_OBJECT),
     Row("POST", "/admin/people/{id:int}/disable",
         admin_object("/admin/people/{}/disable", "spare", data={}), ADMIN_OBJECT),
+    Row("POST", "/admin/people/{id:int}/represents",
+        admin_object("/admin/people/{}/represents", "spare", data={"company": ""}),
+        ADMIN_OBJECT),
     # --- personal data: the notice, one's own export, the admin's export and erasure
     Row("GET", "/privacy", plain("/privacy"), PUBLIC),
     Row("GET", "/me/data", plain("/me/data"), SIGNED_IN),

@@ -11,7 +11,7 @@ import httpx
 
 from backend import mail
 from backend.auth import utcnow
-from backend.domain.admin import composition_problems, held_until
+from backend.domain.admin import held_until
 from backend.models import (
     AuditEvent,
     Enrolment,
@@ -113,10 +113,10 @@ async def test_an_admin_brings_a_candidate_from_invitation_to_a_jury_session(app
                                        "place": "Chambre de métiers"})
     assert convened.status_code == 303
     session_url = convened.headers["location"]
-    for person, college, president in ((j1, "employer", "1"), (j2, "employee", "")):
+    for person, mandate, president in ((j1, "employer_organisation", "1"), (j2, "union", "")):
         added = await client.post(f"{session_url}/members",
-                                  data={"person": person.id, "college": college,
-                                        "president": president})
+                                  data={"person": person.id, "mandate": mandate,
+                                        "represents": "Organisation", "president": president})
         assert added.status_code == 303, added.text
     session_page = await client.get(session_url)
     assert "Jean Employeur" in session_page.text and "Anne Salariée" in session_page.text
@@ -351,7 +351,7 @@ async def test_another_branchs_objects_answer_404(client):
     writes = ((f"/admin/enrolments/{enrolment.id}/tutors",
                {"tutor": w.tutor.id, "designated_on": "2026-01-01"}),
               (f"/admin/jury-sessions/{session.id}/members",
-               {"person": w.jury_employee.id, "college": "employee"}),
+               {"person": w.jury_employee.id, "mandate": "union", "represents": "CFDT"}),
               (f"/admin/people/{candidate.id}/disable", {}),
               ("/admin/people/invite", {"email": "a@b.test", "full_name": "A B",
                                         "role": "tutor", "company": company.id}))
@@ -409,12 +409,14 @@ async def test_the_session_page_warns_until_each_college_and_a_president_sit(cli
     empty = await client.get(url)
     assert "Composition incomplète" in empty.text and "Aucun président désigné." in empty.text
     await client.post(f"{url}/members", data={"person": w.jury_employer.id,
-                                              "college": "employer"})
+                                              "mandate": "employer_organisation",
+                                              "represents": "CAPEB"})
     one = await client.get(url)
     assert "Aucun membre du collège salariés." in one.text
     assert "Aucun membre du collège employeurs." not in one.text
     await client.post(f"{url}/members", data={"person": w.jury_employee.id,
-                                              "college": "employee", "president": "1"})
+                                              "mandate": "union", "represents": "CFDT",
+                                              "president": "1"})
     assert "Composition incomplète" not in (await client.get(url)).text
     listing = await client.get("/admin/jury-sessions")
     assert "composition incomplète" not in listing.text
@@ -425,7 +427,7 @@ async def test_a_session_has_exactly_one_president_and_seat_changes_are_audited(
     await as_admin(client, w)
     url = f"/admin/jury-sessions/{w.session.id}"  # already has a president
     second = await client.post(f"{url}/members", data={"person": w.other_tutor.id,
-                                                       "college": "employee",
+                                                       "mandate": "union", "represents": "CFDT",
                                                        "president": "1"})
     assert second.status_code == 422 and "déjà un président" in second.text
     president = await JuryMember.get(session_id=w.session.id, is_president=True)
@@ -433,13 +435,15 @@ async def test_a_session_has_exactly_one_president_and_seat_changes_are_audited(
     assert removed.status_code == 303
     assert "Aucun président désigné." in (await client.get(url)).text
     added = await client.post(f"{url}/members", data={"person": w.other_tutor.id,
-                                                      "college": "employee", "president": "1"})
+                                                      "mandate": "union", "represents": "CFDT",
+                                              "president": "1"})
     assert added.status_code == 303
     actions = await AuditEvent.filter(subject=f"jury_session:{w.session.id}").values_list(
         "action", flat=True)
     assert actions == ["jury.member_removed", "jury.member_added"]
     again = await client.post(f"{url}/members", data={"person": w.other_tutor.id,
-                                                      "college": "employer"})
+                                                      "mandate": "employer_organisation",
+                                              "represents": "CAPEB"})
     assert again.status_code == 422
 
 
@@ -501,10 +505,6 @@ async def test_an_added_tutor_and_a_held_block_are_recorded_with_audit_events(cl
     assert await HeldBlock.filter(enrolment_id=w.enrolment.id).count() == 1
 
 
-def test_composition_rule_and_capitalisation_dates():
-    assert composition_problems([("employer", True), ("employee", False)],
-                                "one-per-college") == []
-    assert composition_problems([], "none") == []
-    assert len(composition_problems([("employer", False)], "one-per-college")) == 2
+def test_capitalisation_dates():
     assert held_until(date(2024, 2, 29), 5) == date(2029, 2, 28)
     assert held_until(date(2024, 3, 1), None) is None

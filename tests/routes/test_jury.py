@@ -93,9 +93,19 @@ async def submitted(client, app, w, *, session: JurySession | None = None) -> di
     return response.json()
 
 
-def decision(outcome: str = "validated", **changes) -> dict:
+def decision(w, outcome: str = "validated", **changes) -> dict:
+    """The jury's decision as its president (w.jury_employer) enters it: both members of the
+    world's session present, both voting `outcome`."""
     return {"outcome": outcome, "reasons": "Preuves solides et régulières.",
-            "recommendations": "", **changes}
+            "recommendations": "", "votes": {str(w.jury_employer.id): outcome,
+                                             str(w.jury_employee.id): outcome}, **changes}
+
+
+def form_decision(w, outcome: str = "validated", **changes) -> dict:
+    """The same decision as the review page's form posts it."""
+    return {"outcome": outcome, "reasons": "Preuves solides.", "recommendations": "",
+            f"vote-{w.jury_employer.id}": outcome, f"vote-{w.jury_employee.id}": outcome,
+            **changes}
 
 
 @pytest.fixture
@@ -272,16 +282,18 @@ async def test_one_decision_per_dossier_and_the_second_gets_409_with_the_stored_
                                                                                   w):
     dossier = await submitted(client, app, w, session=w.session)
     revision = (await Enrolment.get(id=w.enrolment.id)).revision
-    await f.login(client, w.jury_employee)
+    await f.login(client, w.jury_employer)
     url = f"/api/v1/dossiers/{dossier['id']}/decision"
-    first = await client.put(url, json=decision())
+    first = await client.put(url, json=decision(w))
     assert first.status_code == 201, first.text
     assert first.json()["manifest_sha256"] == dossier["manifest_sha256"]
-    second = await client.put(url, json=decision("not_validated", reasons="Autre avis"))
+    assert [(v["person"], v["vote"]) for v in first.json()["deliberation"]] == [
+        (w.jury_employer.id, "validated"), (w.jury_employee.id, "validated")]
+    second = await client.put(url, json=decision(w, "not_validated", reasons="Autre avis"))
     assert second.status_code == 409 and second.json()["code"] == "already_decided"
     assert second.json()["details"]["stored"] == first.json()
     stored = await Decision.get(dossier_id=dossier["id"])
-    assert stored.outcome == "validated" and stored.decided_by_id == w.jury_employee.id
+    assert stored.outcome == "validated" and stored.decided_by_id == w.jury_employer.id
     assert await AuditEvent.filter(action="decision.recorded").count() == 1
     assert (await Enrolment.get(id=w.enrolment.id)).revision > revision
 
@@ -290,8 +302,8 @@ async def test_a_refusal_needs_reasons_and_bad_bodies_change_nothing(client, app
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
     url = f"/api/v1/dossiers/{dossier['id']}/decision"
-    for body in (decision("not_validated", reasons="  "), {"outcome": "maybe"},
-                 decision(reasons=["not", "text"]), decision(reasons="x" * 5001)):
+    for body in (decision(w, "not_validated", reasons="  "), {"outcome": "maybe"},
+                 decision(w, reasons=["not", "text"]), decision(w, reasons="x" * 5001)):
         response = await client.put(url, json=body)
         assert response.status_code == 422, body
     assert (await client.put(url, content="outcome=validated",
@@ -309,12 +321,12 @@ async def test_conflicted_members_see_no_decision_controls_and_may_not_decide(cl
     review = await client.get(page)
     assert review.status_code == 200
     assert "Enregistrer la décision" not in review.text and "Conflit d'intérêts" in review.text
-    refused = await client.put(api, json=decision())
+    refused = await client.put(api, json=decision(w))
     assert refused.status_code == 403 and refused.json()["code"] == "conflict_of_interest"
     await f.login(client, boss)
     assert (await client.get(page)).status_code == 403
-    assert (await client.put(api, json=decision())).status_code == 403
-    assert (await client.post(f"{page}/decision", data=decision())).status_code == 403
+    assert (await client.put(api, json=decision(w))).status_code == 403
+    assert (await client.post(f"{page}/decision", data=form_decision(w))).status_code == 403
     sessions = (await client.get("/api/v1/jury-sessions")).json()["items"]
     assert sessions[0]["dossiers"][0]["conflict_of_interest"] == "même entreprise que le candidat"
     await f.login(client, w.jury_employer)
@@ -330,9 +342,9 @@ async def test_only_members_of_the_dossiers_session_decide(client, app, w):
                             is_president=True)
     url = f"/api/v1/dossiers/{dossier['id']}/decision"
     await f.login(client, elsewhere)
-    assert (await client.put(url, json=decision())).status_code == 404
+    assert (await client.put(url, json=decision(w))).status_code == 404
     await f.login(client, w.outsider)
-    assert (await client.put(url, json=decision())).status_code == 403  # holds no jury seat
+    assert (await client.put(url, json=decision(w))).status_code == 403  # holds no jury seat
     assert await Decision.all().count() == 0
 
 
@@ -340,9 +352,12 @@ async def test_a_juror_decides_from_the_review_page(client, app, w):
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
     page = f"/dossiers/{dossier['id']}"
-    missing = await client.post(f"{page}/decision", data={"outcome": "not_validated"})
+    form = await client.get(page)
+    assert f'name="vote-{w.jury_employee.id}"' in form.text
+    missing = await client.post(f"{page}/decision", data=form_decision(w, "not_validated",
+                                                                       reasons=""))
     assert missing.status_code == 422 and "motivée" in missing.text
-    done = await client.post(f"{page}/decision", data={"outcome": "validated", "reasons": "Bien"})
+    done = await client.post(f"{page}/decision", data=form_decision(w, reasons="Bien"))
     assert done.status_code == 303
     assert "Validé" in (await client.get(page)).text
 
@@ -363,13 +378,13 @@ async def test_two_simultaneous_decisions_record_exactly_one_fifty_times_over(ap
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as one, \
             httpx.AsyncClient(transport=transport, base_url="https://testserver") as two:
-        await f.login(one, w.jury_employer)
-        await f.login(two, w.jury_employee)
+        await f.login(one, w.jury_employer)  # the president, on two devices at once
+        await f.login(two, w.jury_employer)
         for dossier_id in ids:
             url = f"/api/v1/dossiers/{dossier_id}/decision"
             answers = await asyncio.gather(
-                asyncio.create_task(one.put(url, json=decision())),
-                asyncio.create_task(two.put(url, json=decision("not_validated"))))
+                asyncio.create_task(one.put(url, json=decision(w))),
+                asyncio.create_task(two.put(url, json=decision(w, "not_validated"))))
             assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
             won = next(a for a in answers if a.status_code == 201).json()
             lost = next(a for a in answers if a.status_code == 409).json()
@@ -388,14 +403,14 @@ async def test_the_president_closes_the_session_and_decisions_become_final(clien
     await f.login(client, w.jury_employer)
     undecided = await client.post(close)
     assert undecided.status_code == 409 and undecided.json()["code"] == "dossiers_undecided"
-    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
     closed = await client.post(close)
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
     assert (await client.post(close)).status_code == 409
     event = await AuditEvent.get(action="jury_session.closed")
     assert event.payload["decisions"][0]["outcome"] == "validated"
     late = await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
-                            json=decision("not_validated", reasons="Revu"))
+                            json=decision(w, "not_validated", reasons="Revu"))
     assert late.status_code == 409
     await f.login(client, w.admin)
     moved = await client.post(f"/admin/jury-sessions/{w.session.id}/dossiers",
@@ -406,9 +421,9 @@ async def test_the_president_closes_the_session_and_decisions_become_final(clien
 
 async def test_a_session_missing_a_college_cannot_be_closed(client, app, w):
     dossier = await submitted(client, app, w, session=w.session)
-    await JuryMember.filter(session=w.session, person=w.jury_employee).delete()
     await f.login(client, w.jury_employer)
-    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
+    await JuryMember.filter(session=w.session, person=w.jury_employee).delete()
     refused = await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
     assert refused.status_code == 409 and refused.json()["code"] == "jury_composition"
     assert any("salariés" in p for p in refused.json()["details"]["problems"])
@@ -421,7 +436,7 @@ async def refused_and_closed(client, app, w) -> dict:
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
     await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
-                     json=decision("not_validated", reasons="Fixations non conformes",
+                     json=decision(w, "not_validated", reasons="Fixations non conformes",
                                    recommendations="Reprendre les fixations sur béton"))
     assert (await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")).status_code == 200
     return dossier
@@ -450,7 +465,7 @@ async def test_an_appeal_is_a_new_dossier_reviewing_the_same_evidence(client, ap
 async def test_a_validation_cannot_be_appealed(client, app, w):
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
-    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
     await f.login(client, w.candidate)
     early = await client.post(f"/api/v1/dossiers/{dossier['id']}/appeal", json={"grounds": "?"})
     assert early.status_code == 409 and early.json()["code"] == "decision_not_final"
@@ -468,7 +483,7 @@ async def test_the_candidate_and_the_tutor_see_the_outcome_once_the_session_is_c
                                                                                       app, w):
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
-    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
     await f.login(client, w.candidate)
     url = f"/api/v1/enrolments/{w.enrolment.id}/outcome"
     pending = (await client.get(url)).json()
@@ -520,7 +535,7 @@ async def test_the_jury_pages_list_sessions_and_the_president_closes_from_the_pa
     await f.login(client, w.jury_employer)
     home = await client.get("/jury")
     assert home.status_code == 200 and w.candidate.full_name in home.text
-    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
     session_page = await client.get(f"/jury-sessions/{w.session.id}")
     assert "Clore la session" in session_page.text
     closed = await client.post(f"/jury-sessions/{w.session.id}/close")
@@ -548,7 +563,7 @@ async def test_the_dossier_minutes_and_certificate_pdfs_name_candidate_blocks_an
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
     await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
-                     json=decision(reasons="Interventions maîtrisées"))
+                     json=decision(w, reasons="Interventions maîtrisées"))
     await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
     text = pdf_text(await client.get(f"/dossiers/{dossier['id']}.pdf"))
     assert w.candidate.full_name in text and BLOCK in text and "Interventions maîtrisées" in text
@@ -558,6 +573,9 @@ async def test_the_dossier_minutes_and_certificate_pdfs_name_candidate_blocks_an
     assert "validé" in minutes and "Interventions maîtrisées" in minutes
     assert w.jury_employer.full_name in minutes and "vice-président" in minutes
     assert "Page 1 sur" in minutes
+    # test_the_minutes_give_each_candidates_overall_result
+    assert "Résultat par candidat" in minutes and "Certificat délivré" in minutes
+    assert "Votes" in minutes and w.jury_employee.full_name in minutes
     await f.login(client, w.candidate)
     certificate = pdf_text(await client.get(f"/enrolments/{w.enrolment.id}/certificate.pdf"))
     assert "Certificat de qualification professionnelle" in certificate
@@ -568,7 +586,7 @@ async def test_the_dossier_minutes_and_certificate_pdfs_name_candidate_blocks_an
 async def test_a_partial_validation_gives_a_block_attestation_with_its_expiry(client, app, w):
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
-    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
     await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
     await f.login(client, w.tutor)
     text = pdf_text(await client.get(f"/enrolments/{w.enrolment.id}/certificate.pdf"))
@@ -725,7 +743,7 @@ async def test_a_jury_member_never_reads_the_candidates_enrolment_or_live_progre
 async def test_a_jury_member_loses_access_90_days_after_the_session_closed(client, app, w):
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
-    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision())
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
     closed = await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
     assert closed.status_code == 200
     closed_at = (await JurySession.get(id=w.session.id)).closed_at
@@ -773,3 +791,215 @@ async def test_a_jury_member_who_is_also_a_candidate_cannot_reach_the_outcome_pa
     assert response.status_code == 403
     assert "progression" not in response.text and BLOCK not in response.text
     assert not await Dossier.filter(review_of_id=dossier["id"]).exists()
+
+
+# The jury decides as a jury (docs/domain.md) ------------------------------------------------
+
+
+async def test_a_single_member_cannot_decide_for_the_jury(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    url = f"/api/v1/dossiers/{dossier['id']}/decision"
+    await f.login(client, w.jury_employee)  # not the president: cannot enter it at all
+    alone = {**decision(w), "votes": {str(w.jury_employee.id): "validated"}}
+    refused = await client.put(url, json=alone)
+    assert refused.status_code == 403 and refused.json()["code"] == "not_chair"
+    await f.login(client, w.jury_employer)  # the president, voting alone
+    alone = {**decision(w), "votes": {str(w.jury_employer.id): "validated"}}
+    refused = await client.put(url, json=alone)
+    assert refused.status_code == 422 and refused.json()["code"] == "jury_quorum"
+    assert (await client.put(url, json={k: v for k, v in decision(w).items()
+                                        if k != "votes"})).status_code == 422
+    assert await Decision.all().count() == 0
+    closing = await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
+    assert closing.status_code == 409 and closing.json()["code"] == "dossiers_undecided"
+
+
+async def test_one_employer_against_three_employees_cannot_decide(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    more = [await f.person("Jurée salariée") for _ in range(2)]
+    for p in more:
+        await JuryMember.create(session=w.session, person=p, college="employee",
+                                mandate="union", represents="CGT")
+    await f.login(client, w.jury_employer)
+    url = f"/api/v1/dossiers/{dossier['id']}/decision"
+    body = decision(w)
+    body["votes"].update({str(p.id): "validated" for p in more})
+    refused = await client.put(url, json=body)
+    assert refused.status_code == 422 and refused.json()["code"] == "jury_quorum"
+    assert "non paritaire" in str(refused.json()["details"])
+    assert (await client.put(url, json=decision(w))).status_code == 201  # 1 + 1 present
+
+
+async def test_the_outcome_entered_must_be_the_one_the_votes_give(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    await f.login(client, w.jury_employer)
+    body = {**decision(w, "validated"), "votes": {str(w.jury_employer.id): "validated",
+                                                   str(w.jury_employee.id): "not_validated"}}
+    tie = await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=body)
+    assert tie.status_code == 422 and tie.json()["code"] == "no_majority"
+    body = decision(w, "validated")
+    body["votes"] = {k: "not_validated" for k in body["votes"]}
+    wrong = await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=body)
+    assert wrong.status_code == 422 and wrong.json()["code"] == "outcome_not_voted"
+
+
+async def test_a_decision_is_recorded_only_on_or_after_the_sessions_date(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    await JurySession.filter(id=w.session.id).update(held_on=date.today() + timedelta(days=2))
+    await f.login(client, w.jury_employer)
+    early = await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
+    assert early.status_code == 409 and early.json()["code"] == "session_not_held_yet"
+    assert await Decision.all().count() == 0
+
+
+async def test_the_candidate_sees_the_decision_only_once_the_session_is_closed(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    await f.login(client, w.jury_employer)
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
+    for who in (w.candidate, w.tutor):
+        await f.login(client, who)
+        assert (await client.get(f"/api/v1/dossiers/{dossier['id']}")).json()["decision"] is None
+        progress = (await client.get(f"/api/v1/enrolments/{w.enrolment.id}/progress")).json()
+        assert {b["code"]: b["state"] for b in progress["blocks"]}[BLOCK] == "submitted"
+        outcome = (await client.get(f"/api/v1/enrolments/{w.enrolment.id}/outcome")).json()
+        assert outcome["dossiers"][0]["decision"] is None
+        assert "Validé" not in (await client.get(f"/dossiers/{dossier['id']}")).text
+    await f.login(client, w.jury_employer)
+    await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
+    await f.login(client, w.candidate)
+    shown = (await client.get(f"/api/v1/dossiers/{dossier['id']}")).json()["decision"]
+    assert shown["outcome"] == "validated" and len(shown["deliberation"]) == 2
+
+
+async def test_the_seal_covers_who_deliberated_and_their_votes(client, app, w):
+    dossier = await submitted(client, app, w, session=w.session)
+    await f.login(client, w.jury_employer)
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
+    assert await dossiers.verify_dossier(dossier["id"], app.state.registry,
+                                         app.state.photo_store) == []
+    stored = await Decision.get(dossier_id=dossier["id"])
+    forged = [{**stored.deliberation[0], "vote": "not_validated"}, stored.deliberation[1]]
+    await Decision.filter(id=stored.id).update(deliberation=forged)
+    problems = await dossiers.verify_dossier(dossier["id"], app.state.registry,
+                                             app.state.photo_store)
+    assert any("deliberation[0].vote" in p for p in problems), problems
+
+
+async def test_a_members_college_comes_from_what_they_represent(client, w):
+    session = await JurySession.create(organisation=w.branch, held_on=date.today(), place="S")
+    await f.login(client, w.admin)
+    url = f"/admin/jury-sessions/{session.id}/members"
+    chosen = await client.post(url, data={"person": w.other_tutor.id, "college": "employer"})
+    assert chosen.status_code == 422
+    seated = await client.post(url, data={"person": w.other_tutor.id, "mandate": "union",
+                                          "represents": "CFDT Bâtiment"})
+    assert seated.status_code == 303
+    member = await JuryMember.get(session=session, person=w.other_tutor)
+    assert (member.college, member.mandate, member.represents) == ("employee", "union",
+                                                                   "CFDT Bâtiment")
+
+
+async def test_the_presidency_alternates_between_colleges_from_session_to_session(client, app,
+                                                                                  w):
+    dossier = await submitted(client, app, w, session=w.session)
+    earlier = await f.jury_session(w.branch, (w.outsider, "employer"),
+                                   (await f.person("Autre"), "employee"))
+    await JurySession.filter(id=earlier.id).update(
+        status="closed", held_on=date.today() - timedelta(days=90),
+        closed_at=utcnow() - timedelta(days=90))
+    await f.login(client, w.jury_employer)  # presides for the employers again
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
+    refused = await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
+    assert refused.status_code == 409 and "alterne" in str(refused.json()["details"])
+    await JuryMember.filter(session=earlier, is_president=True).update(is_president=False)
+    await JuryMember.filter(session=earlier, college="employee").update(is_president=True)
+    assert (await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")).status_code == 200
+
+
+# Conflicts of interest from explicit ties ---------------------------------------------------
+
+
+async def seated_and_refused(client, app, w, person, college: str = "employer") -> None:
+    """`person`, seated in the dossier's session, may not decide on w.candidate."""
+    dossier = await submitted(client, app, w, session=w.session)
+    await JuryMember.create(session=w.session, person=person, college=college,
+                            mandate="employer_organisation" if college == "employer"
+                            else "union", represents="Organisation")
+    await f.login(client, person)
+    refused = await client.put(f"/api/v1/dossiers/{dossier['id']}/decision", json=decision(w))
+    assert refused.status_code == 403 and refused.json()["code"] == "conflict_of_interest"
+    listed = (await client.get("/api/v1/jury-sessions")).json()["items"][0]["dossiers"][0]
+    assert listed["conflict_of_interest"]
+    await f.login(client, w.admin)
+    assert person.full_name in (await client.get(
+        f"/admin/jury-sessions/{w.session.id}/dossiers")).text
+
+
+async def test_the_candidate_cannot_decide_on_their_own_dossier_even_without_a_company(
+        client, app, w):
+    await type(w.candidate).filter(id=w.candidate.id).update(company_id=None)
+    await seated_and_refused(client, app, w, w.candidate, "employee")
+
+
+async def test_the_candidates_boss_cannot_decide_even_without_a_company_on_record(client, app,
+                                                                                  w):
+    boss = await f.person("Patron invité par la branche")  # no company of their own
+    await type(boss).filter(id=boss.id).update(represents_company_id=w.company.id)
+    await seated_and_refused(client, app, w, boss)
+
+
+async def test_the_candidates_tutor_from_another_enrolment_cannot_decide(client, app, w):
+    former = await f.person("Ancien tuteur", company_org=w.other_company)
+    earlier = await f.enrolment(w.candidate, w.other_company, former)
+    await type(earlier).filter(id=earlier.id).update(referential_version=f.CQP[1])
+    from backend.models import Tutorship
+    await Tutorship.filter(enrolment=earlier).update(ended_on=date.today() - timedelta(days=5))
+    await seated_and_refused(client, app, w, former)
+
+
+async def test_a_colleague_in_the_candidates_company_cannot_decide(client, app, w):
+    colleague = await f.person("Collègue", company_org=w.company)
+    await seated_and_refused(client, app, w, colleague, "employee")
+
+
+# Appeals ------------------------------------------------------------------------------------
+
+
+async def test_an_appeal_after_the_deadline_is_refused(client, app, w):
+    dossier = await refused_and_closed(client, app, w)
+    days = app.state.settings.appeal_days
+    await JurySession.filter(id=w.session.id).update(
+        closed_at=utcnow() - timedelta(days=days + 1))
+    await f.login(client, w.candidate)
+    late = await client.post(f"/api/v1/dossiers/{dossier['id']}/appeal",
+                             json={"grounds": "Trois ans après."})
+    assert late.status_code == 409 and late.json()["code"] == "appeal_too_late"
+    await JurySession.filter(id=w.session.id).update(
+        closed_at=utcnow() - timedelta(days=days - 1))
+    assert (await client.post(f"/api/v1/dossiers/{dossier['id']}/appeal",
+                              json={"grounds": "Dans le délai."})).status_code == 201
+
+
+async def test_an_appeal_is_decided_by_a_jury_with_no_member_of_the_first_decision(client, app,
+                                                                                  w):
+    dossier = await refused_and_closed(client, app, w)
+    await f.login(client, w.candidate)
+    appeal = (await client.post(f"/api/v1/dossiers/{dossier['id']}/appeal",
+                                json={"grounds": "Photo non vue."})).json()
+    second = await f.jury_session(w.branch, (w.jury_employee, "employee"),
+                                  (w.jury_employer, "employer"))
+    await Dossier.filter(id=appeal["id"]).update(session_id=second.id)
+    await f.login(client, w.jury_employee)  # presides the appeal's session
+    body = decision(w)
+    refused = await client.put(f"/api/v1/dossiers/{appeal['id']}/decision", json=body)
+    assert refused.status_code == 403 and refused.json()["code"] == "conflict_of_interest"
+    assert "contestée" in refused.json()["message"]
+    fresh = await f.jury_session(w.branch, (await f.person("Nouveau"), "employee"),
+                                 (await f.person("Nouvelle"), "employer"))
+    await Dossier.filter(id=appeal["id"]).update(session_id=fresh.id)
+    president, other = await JuryMember.filter(session=fresh).order_by("-is_president")
+    await f.login(client, await president.person)
+    ok = await client.put(f"/api/v1/dossiers/{appeal['id']}/decision",
+                          json={**body, "votes": {str(president.person_id): "validated",
+                                                  str(other.person_id): "validated"}})
+    assert ok.status_code == 201, ok.text

@@ -44,6 +44,7 @@ def make_templates() -> Jinja2Templates:
                       autoescape=select_autoescape(), extensions=["jinja2.ext.i18n"])
     env.install_gettext_translations(translations(), newstyle=True)
     env.globals["static_url"] = lambda path: f"/static/{path}?v={resources.static_hash(path)}"
+    env.filters["logo_uri"] = documents.logo_uri  # a branch's logo on its PDFs
     return Jinja2Templates(env=env)
 
 

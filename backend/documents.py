@@ -5,7 +5,8 @@ Rendering is CPU-bound (about a second a page set) and runs in a worker thread, 
 is used, so a burst of downloads waits without holding the threads that photo ingest,
 password hashing and file serving share. The only
 resources a document may load are photo thumbnails from the photo store, named
-`carnet-photo:<sha256>`; the print stylesheet is read from its file. Any other URL is refused,
+`carnet-photo:<sha256>`, and the branch's logo as a PNG or JPEG `data:` URL (checked when the
+admin uploaded it); the print stylesheet is read from its file. Any other URL is refused,
 so a document never reaches the network or the file system, whatever its text contains.
 
 WeasyPrint is imported by `load()` at start-up, not with this module: on a machine that
@@ -16,6 +17,7 @@ lacks its system libraries (Pango), the server still starts and the PDF routes a
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from typing import Any
 
@@ -56,6 +58,16 @@ def load() -> str | None:
     return None
 
 
+LOGO_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,")
+
+
+def logo_uri(branch) -> str:
+    """The branch's logo as a data: URL for its PDFs (the only data: URL they load)."""
+    if not getattr(branch, "logo", None) or branch.logo_type not in ("image/png", "image/jpeg"):
+        return ""
+    return f"data:{branch.logo_type};base64,{base64.b64encode(branch.logo).decode()}"
+
+
 def photo_url(sha: str) -> str:
     return f"{PHOTO_SCHEME}{check_sha(sha)}"
 
@@ -71,6 +83,9 @@ def store_fetcher(store: PhotoStore):
             super().__init__(allowed_protocols=(), fail_on_errors=False)
 
         def fetch(self, url: str, headers: dict[str, str] | None = None):
+            if url.startswith(LOGO_PREFIXES):  # the branch's logo, checked when uploaded
+                kind, _, data = url.removeprefix("data:").partition(";base64,")
+                return urls.URLFetcherResponse(url, base64.b64decode(data), {"Content-Type": kind})
             if not url.startswith(PHOTO_SCHEME):
                 raise ValueError(f"documents load photos from the store only, not {url[:80]!r}")
             data = store.open(check_sha(url.removeprefix(PHOTO_SCHEME)))

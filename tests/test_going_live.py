@@ -94,3 +94,21 @@ async def test_admin_renames_a_branch_and_sets_what_its_pdfs_print(client):
     created = await client.post("/admin/branches/new", data={"name": "Nouvelle"})
     assert created.status_code == 303
     assert await AdminGrant.filter(person_id=w.admin.id).count() == 2
+
+
+async def test_the_branch_logo_address_and_contact_are_printed_on_its_pdfs(app):
+    import pypdf
+
+    from backend import documents
+
+    branch = await f.branch("CPNE au logo")
+    await Organisation.filter(id=branch.id).update(
+        logo=png((120, 40)), logo_type="image/png", address="12 rue des Forges\n75011 Paris",
+        contact="secretariat@cpne.test")
+    branch = await Organisation.get(id=branch.id)
+    data = documents.render_pdf(app.state.templates.env, "documents/_base.html",
+                                {"branch": branch}, app.state.photo_store)
+    page = pypdf.PdfReader(io.BytesIO(data)).pages[0]
+    text = page.extract_text()
+    assert "CPNE au logo" in text and "75011 Paris" in text and "secretariat@cpne.test" in text
+    assert len(page.images) == 1  # the logo, loaded from its data: URL and nothing else

@@ -68,6 +68,10 @@ async def put_photo(request: Request) -> Response:
     identity = await current_identity(request)
     relation = await relation_to(identity, enrolment_param(request))
     role = require_photo_writer(relation)
+    from backend.routes import uploads  # imports this module
+
+    if uploads.requested(request):  # resumable (backend/routes/uploads.py)
+        return await uploads.create(request, photo_id, identity, relation, role)
     settings = request.app.state.settings
     data = await read_body(request, settings.max_upload_bytes, PayloadTooLarge)
     # A header may legally be split over several lines: read them all.
@@ -126,6 +130,13 @@ async def writable_relation(identity: Identity, enrolment_id) -> Relation:
     return await relation_to(identity, enrolment_id)
 
 
+def candidate_photos(relation: Relation, kind: object, body: dict) -> bool:
+    """A candidate's record of their own photos, each tagged to an expected evidence item:
+    an observation that rates nothing (the rules never count a candidate's ratings)."""
+    return (relation.candidate and not relation.tutor and kind == "observation"
+            and not body.get("ratings") and bool(body.get("photos")))
+
+
 @allow(AUTHENTICATED)
 async def put_observation(request: Request) -> Response:
     observation_id = path_uuid(request)
@@ -133,7 +144,10 @@ async def put_observation(request: Request) -> Response:
     body = await json_body(request)
     relation = await writable_relation(identity, body.get("enrolment"))
     kind = body.get("kind", "observation")
-    role = require_writer(relation, kind)
+    if candidate_photos(relation, kind, body):
+        role = "candidate"  # their own photos for expected evidence: no ratings, ever
+    else:
+        role = require_writer(relation, kind)
     enrolment = relation.enrolment
     ref = request.app.state.registry.get(enrolment.referential_code,
                                          enrolment.referential_version)

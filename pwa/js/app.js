@@ -87,6 +87,11 @@ function mountLogout(box) {
   });
 }
 for (const box of document.querySelectorAll('[data-logout]')) mountLogout(box);
+const candidatePhotos = document.querySelector('[data-candidate-photos]');
+if (candidatePhotos) {
+  import('./candidate.js').then(({mountCandidatePhotos}) => mountCandidatePhotos(candidatePhotos))
+    .catch(() => {});
+}
 if (document.querySelector('[data-picker-search]')) {
   import('./pickers.js').then(({mountPickers}) => mountPickers()).catch(() => {});
 }

@@ -103,6 +103,11 @@ const FR = {
   photo_no_evidence: "{competency} n'attend pas de photo : elle est gardée avec l'observation.",
   reuse: 'Reprendre : {value}',
   search_none: 'Aucun critère ne correspond.',
+
+  // candidate.js
+  candidate_preparing: {one: 'Préparation de la photo…', other: 'Préparation des {n} photos…'},
+  candidate_saved: {one: "Photo gardée sur ce téléphone pour « {label} » : elle part au serveur dès que le réseau le permet.",
+    other: "{n} photos gardées sur ce téléphone pour « {label} » : elles partent au serveur dès que le réseau le permet."},
   need_date: "Indiquez la date de l'observation.",
   need_situation: "Indiquez la situation ou l'ouvrage observé.",
   need_content: 'Une observation évalue au moins un critère ou joint une photo.',

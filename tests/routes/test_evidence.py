@@ -271,8 +271,10 @@ def observation_cases(enrolment_id: int):
         ("not a date", observation(enrolment_id, observed_on="hier"), 422, "invalid_observation"),
         ("huge situation", observation(enrolment_id, situation="x" * 100_000), 422,
          "invalid_observation"),
-        ("empty situation", observation(enrolment_id, situation="   "), 422,
-         "invalid_observation"),
+        # Optional for an observation (the tutor's minute), required for a reflection.
+        ("empty situation of a reflection", {**observation(enrolment_id, situation="   "),
+                                             "kind": "reflection", "block": "BC01",
+                                             "ratings": {}}, 422, "invalid_observation"),
         ("situation not text", observation(enrolment_id, situation=["a"]), 422,
          "invalid_observation"),
         ("ratings not an object", observation(enrolment_id, ratings=["C2.2.a"]), 422,

@@ -354,15 +354,21 @@ def cmd_dossier_verify(args: argparse.Namespace) -> int:
         settings.database_url, lambda: dossier_verify_report(args.id, registry, store))))
 
 
-async def gc_report(store, *, dry_run: bool) -> tuple[int, list[str]]:
-    """(exit code, lines): unreferenced photo files and stale `.tmp-*` files, removed
-    unless `dry_run`. Needs the ORM open."""
+async def gc_report(store, *, dry_run: bool, uploads=None) -> tuple[int, list[str]]:
+    """(exit code, lines): unreferenced photo files, stale `.tmp-*` files and resumable
+    uploads untouched for days (`uploads`, an UploadArea), removed unless `dry_run`.
+    Needs the ORM open."""
     from backend.domain.garbage import collect
+    from backend.uploads import stale_before
 
     found = await collect(store, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     lines = [*(f"{verb} orphan {sha} ({size} bytes)" for sha, size in found.orphans),
              *(f"{verb} temp {path} ({size} bytes)" for path, size in found.temps)]
+    if uploads is not None:
+        stale = uploads.remove_stale(stale_before(), dry_run=dry_run)
+        lines += [f"{verb} upload {path} ({size} bytes)" for path, size in stale]
+        lines.append(f"{verb} {len(stale)} stale upload file(s)")
     lines.append(f"{verb} {len(found.orphans)} orphan file(s), {len(found.temps)} temp "
                  f"file(s), {found.bytes} bytes")
     return 0, lines
@@ -373,8 +379,11 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
     settings = load_settings(existing=True)
     store = open_store(settings)
+    from backend.uploads import upload_area
+
+    uploads = upload_area(store, settings)
     return _print_report(asyncio.run(_with_orm(
-        settings.database_url, lambda: gc_report(store, dry_run=args.dry_run))))
+        settings.database_url, lambda: gc_report(store, dry_run=args.dry_run, uploads=uploads))))
 
 
 async def person_by_email(email: str):

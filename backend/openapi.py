@@ -308,6 +308,8 @@ RESPONSES = {
 }
 NOT_MODIFIED = {"304": {"description": "Not modified (`If-None-Match` matched the ETag)."}}
 ETAG_HEADER = {"ETag": {"schema": STRING}}
+UPLOAD_HEADERS = {"Upload-Offset": {"schema": {"type": "integer", "minimum": 0}},
+                  "Upload-Complete": {"schema": {"type": "string", "enum": ["?0", "?1"]}}}
 
 # --- parameters ------------------------------------------------------------------------------
 
@@ -400,7 +402,10 @@ PATHS: dict[str, dict[str, Any]] = {
             description="Same id and same bytes: the stored photo again (200); same id, other "
                         "bytes: 409 with the stored version. The image is checked by its "
                         "content (JPEG, PNG, WebP), re-encoded without metadata, and a "
-                        "thumbnail is made.",
+                        "thumbnail is made. With `Upload-Draft-Interop-Version` and "
+                        "`Upload-Complete` the upload is resumable (`Repr-Digest` or "
+                        "`Content-Digest` then names the whole photo): see "
+                        "`/api/v1/photos/{uuid}/upload`.",
             parameters=[PHOTO_ID,
                         {"name": "enrolment", "in": "query", "required": True,
                          "description": "The enrolment the photo belongs to.",
@@ -422,6 +427,41 @@ PATHS: dict[str, dict[str, Any]] = {
             parameters=[PHOTO_ID, {"name": "size", "in": "query", "required": False,
                                    "schema": {"type": "string", "enum": ["thumb"]},
                                    "description": "`thumb`: the thumbnail."}]),
+    },
+    "/api/v1/photos/{uuid}/upload": {
+        "head": op(
+            "How much of a resumable photo upload the server holds", {
+                "204": {"description": "The offset (`Upload-Offset`) and whether the photo "
+                                       "is stored (`Upload-Complete: ?1`).",
+                        "headers": UPLOAD_HEADERS},
+                **error_responses(401, 404)},
+            tag="evidence", operationId="headPhotoUpload", parameters=[PHOTO_ID],
+            description="Resumable uploads (IETF draft-ietf-httpbis-resumable-upload, interop "
+                        "version 7): a `PUT /api/v1/photos/{uuid}` carrying "
+                        "`Upload-Draft-Interop-Version` and `Upload-Complete` keeps what "
+                        "arrived when the connection drops. Only its sender sees it (404 "
+                        "otherwise)."),
+        "patch": op(
+            "Send the rest of a resumable photo upload", {
+                **ok(ref("Photo"), "Already stored with the same bytes.",
+                     headers=UPLOAD_HEADERS),
+                **ok(ref("Photo"), "Complete: stored.", 201, headers=UPLOAD_HEADERS),
+                "204": {"description": "Appended; more to come (`Upload-Complete: ?0`).",
+                        "headers": UPLOAD_HEADERS},
+                **error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
+            tag="evidence", operationId="patchPhotoUpload",
+            description="`Upload-Offset` must equal the server's (else 409 with the right one "
+                        "in `Upload-Offset`). When complete, the whole photo is checked against "
+                        "the digest declared at creation and stored as a one-request `PUT` "
+                        "would be (same idempotency).",
+            parameters=[PHOTO_ID,
+                        {"name": "Upload-Offset", "in": "header", "required": True,
+                         "schema": {"type": "integer", "minimum": 0}},
+                        {"name": "Upload-Complete", "in": "header", "required": True,
+                         "schema": {"type": "string", "enum": ["?0", "?1"]}}],
+            requestBody={"required": False, "description": "The next bytes of the photo.",
+                         "content": {"application/partial-upload": {
+                             "schema": {"type": "string", "format": "binary"}}}}),
     },
     "/api/v1/observations/{uuid}": {
         "put": op(

@@ -60,7 +60,9 @@ def router_api_routes(app) -> set[tuple[str, str]]:
         if not route.path.startswith(API):
             continue
         path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
-        found |= {(m, path) for m in route.methods or () if m != "HEAD"}
+        # HEAD beside GET is Starlette's; a HEAD routed alone is an operation of its own.
+        found |= {(m, path) for m in route.methods or ()
+                  if m != "HEAD" or "GET" not in route.methods}
     return found
 
 

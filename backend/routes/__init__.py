@@ -19,10 +19,11 @@ from backend.routes import (
     session,
     system,
     tutor,
+    uploads,
 )
 
 ROUTES = [*system.routes, *openapi.routes, *session.routes, *account.routes, *referentials.routes,
-          *enrolments.routes, *evidence.routes, *admin.routes, *progress.routes,
+          *enrolments.routes, *evidence.routes, *uploads.routes, *admin.routes, *progress.routes,
           *tutor.routes, *pwa.routes, *jury.routes, *notices.routes, *personal_data.routes,
           *branch.routes,
           *branches.routes]

@@ -222,11 +222,16 @@ function reason(response) {
 async function sendPhoto(photo) {
   let response;
   try {
-    response = await putPhoto(photo);
+    response = await uploadPhoto(photo);
   } catch {
     return RETRY;
   }
   if (response.status === 401) return AUTH;
+  if (response.resumed && response.status === 422 && response.body
+      && response.body.code === 'digest_mismatch') {
+    // The kept prefix was damaged: the server dropped it; the next try sends it all.
+    return RETRY;
+  }
   if (response.status >= 200 && response.status < 300) {
     if (response.body && response.body.received_sha256 === photo.sha256) {
       await outbox.deletePhoto(photo.id);
@@ -286,29 +291,102 @@ export function uploadBudgetMs(size) {
   return limits.baseMs + (1000 * (size || 0)) / limits.minBytesPerSecond;
 }
 
-/** PUT a photo with XMLHttpRequest: fetch() has no upload progress. */
-function putPhoto(photo) {
+// --- resumable photo uploads (IETF draft-ietf-httpbis-resumable-upload, interop 7) -----
+// The server keeps what arrived of a photo when the connection drops. A photo whose
+// upload has begun (this page, or `uploadStarted` on its record after a reload) first
+// asks how much arrived (HEAD), then sends only the rest (PATCH). The digest check
+// and the idempotency of the one-request PUT are unchanged: the server checks the
+// whole photo against the digest declared at creation.
+export const INTEROP_VERSION = '7';
+const begun = new Set();
+
+function uploadUrl(photo) {
+  return `/api/v1/photos/${photo.id}/upload`;
+}
+
+/** {offset, complete} the server holds for this photo, or null (nothing kept). */
+async function askOffset(photo) {
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  const timer = setTimeout(abort, limits.jsonMs);
+  inflight.add(abort);
+  try {
+    const response = await fetch(uploadUrl(photo), {method: 'HEAD', credentials: 'same-origin',
+      cache: 'no-store', signal: controller.signal,
+      headers: {'Upload-Draft-Interop-Version': INTEROP_VERSION}});
+    if (response.status === 401) return {auth: true};
+    if (response.status !== 204) return null;
+    const offset = parseInt(response.headers.get('Upload-Offset'), 10);
+    if (!(offset >= 0)) return null;
+    return {offset, complete: response.headers.get('Upload-Complete') === '?1'};
+  } finally {
+    clearTimeout(timer);
+    inflight.delete(abort);
+  }
+}
+
+async function uploadPhoto(photo) {
+  const size = photo.size || (photo.blob && photo.blob.size) || 0;
+  let offset = null;
+  if (begun.has(photo.id) || photo.uploadStarted) {
+    const held = await askOffset(photo);
+    if (held && held.auth) return {status: 401, body: null};
+    if (held && held.offset <= size) offset = held.offset;
+  } else {
+    begun.add(photo.id);
+    await outbox.updatePhoto(photo.id, {uploadStarted: true});
+  }
+  for (let round = 0; ; round++) {
+    const response = offset === null ? await sendBytes(photo, 'PUT', 0, size)
+      : await sendBytes(photo, 'PATCH', offset, size);
+    const told = response.offset;
+    if (response.status === 409 && told !== null && told <= size && round < 2
+        && response.body && response.body.code === 'upload_offset_mismatch') {
+      offset = told; // the server holds another prefix: continue from it
+      continue;
+    }
+    return {...response, resumed: offset !== null && offset > 0};
+  }
+}
+
+/** Send the photo's bytes from `offset` with XMLHttpRequest (fetch() has no upload
+ *  progress): the creation (PUT, from 0) or an append (PATCH). */
+function sendBytes(photo, method, offset, size) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     const abort = () => xhr.abort();
     const started = Date.now();
-    const budget = uploadBudgetMs(photo.size || (photo.blob && photo.blob.size));
+    const budget = uploadBudgetMs(size - offset);
     let lastMove = null; // set by the first progress event, if the browser sends any
     const watchdog = setInterval(() => {
       const now = Date.now();
       if (now - started > budget) abort();
       else if (lastMove !== null && now - lastMove > limits.stallMs) abort();
     }, Math.min(5000, limits.stallMs / 2));
-    xhr.open('PUT', `/api/v1/photos/${photo.id}?enrolment=${encodeURIComponent(photo.enrolment)}`);
+    const digest = `sha-256=:${hexToBase64(photo.sha256)}:`;
+    if (method === 'PUT') {
+      xhr.open('PUT', `/api/v1/photos/${photo.id}?enrolment=${encodeURIComponent(photo.enrolment)}`);
+      xhr.setRequestHeader('Content-Type', photo.type || 'image/jpeg');
+      xhr.setRequestHeader('Content-Digest', digest);
+      xhr.setRequestHeader('Repr-Digest', digest);
+      xhr.setRequestHeader('Upload-Length', String(size));
+    } else {
+      xhr.open('PATCH', uploadUrl(photo));
+      xhr.setRequestHeader('Content-Type', 'application/partial-upload');
+      xhr.setRequestHeader('Upload-Offset', String(offset));
+    }
+    xhr.setRequestHeader('Upload-Draft-Interop-Version', INTEROP_VERSION);
+    xhr.setRequestHeader('Upload-Complete', '?1');
     xhr.timeout = budget;
-    xhr.setRequestHeader('Content-Type', photo.type || 'image/jpeg');
-    xhr.setRequestHeader('Content-Digest', `sha-256=:${hexToBase64(photo.sha256)}:`);
     xhr.upload.onprogress = (event) => {
       lastMove = Date.now();
-      emit('upload', {id: photo.id, loaded: event.loaded,
-        total: event.lengthComputable ? event.total : photo.size});
+      emit('upload', {id: photo.id, loaded: offset + event.loaded, total: size});
     };
-    xhr.onload = () => resolve({status: xhr.status, body: parseJson(xhr.responseText)});
+    xhr.onload = () => {
+      const told = parseInt(xhr.getResponseHeader('Upload-Offset'), 10);
+      resolve({status: xhr.status, body: parseJson(xhr.responseText),
+        offset: told >= 0 ? told : null});
+    };
     xhr.onerror = xhr.ontimeout = xhr.onabort = () => reject(new Error('réseau'));
     xhr.onloadend = () => {
       clearInterval(watchdog);
@@ -316,8 +394,8 @@ function putPhoto(photo) {
       emit('upload', {id: photo.id, done: true});
     };
     inflight.add(abort);
-    emit('upload', {id: photo.id, loaded: 0, total: photo.size});
-    xhr.send(photo.blob);
+    emit('upload', {id: photo.id, loaded: offset, total: size});
+    xhr.send(offset ? photo.blob.slice(offset) : photo.blob);
   });
 }
 

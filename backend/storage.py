@@ -14,6 +14,17 @@ Stable error codes raised here (a contract with the PWA, never rename one):
 - `bad_digest_header` (422): a Content-Digest header that does not parse.
 - `bad_photo_hash` (422): a photo name that is not 64 lowercase hex characters.
 - `photo_file_missing` (404): a hash whose file is not in the store.
+
+PDF documents (evidence of kind `document`: a croquis coté, a PV de réception) go through
+`ingest_document`, chosen by content (`ingest_upload`): validated with pypdf, stored as
+received (content-addressed like photos), with a generated thumbnail. No PDF rasteriser
+is installed (WeasyPrint and pypdf cannot draw a page), so the thumbnail is a placeholder
+image showing « PDF » and the page count, not the first page. Codes:
+- `corrupt_document` (422): starts like a PDF but pypdf cannot read it.
+- `document_encrypted` (422): encrypted or password-protected.
+- `document_too_many_pages` (422): no page, or more than `max_pages`.
+- `document_active_content` (422): JavaScript, launch actions, embedded files, rich media
+  or XFA forms.
 """
 
 from __future__ import annotations
@@ -141,6 +152,120 @@ def ingest_image(
         captured_at=captured_at,
         source_format=source_format,
     )
+
+
+# --- PDF documents ----------------------------------------------------------------------
+
+PDF_CONTENT_TYPE = "application/pdf"
+MAX_PDF_PAGES = 50
+# Names that make a PDF do things (scripts, launching, attached files, Flash, XFA forms).
+_ACTIVE_NAMES = frozenset({"/JS", "/JavaScript", "/Launch", "/EmbeddedFile", "/EmbeddedFiles",
+                           "/RichMedia", "/XFA", "/GoToE", "/SubmitForm", "/ImportData"})
+_MAX_PDF_OBJECTS = 200_000  # bound on the walk of the object graph
+
+
+def is_pdf(data: bytes) -> bool:
+    return data[:5] == b"%PDF-"
+
+
+def ingest_upload(data: bytes, *, max_pixels: int = 40_000_000,
+                  max_pages: int = MAX_PDF_PAGES) -> Ingested:
+    """An image (re-encoded) or a PDF document (kept as received), decided by content."""
+    if is_pdf(data):
+        return ingest_document(data, max_pages=max_pages)
+    return ingest_image(data, max_pixels=max_pixels)
+
+
+def ingest_document(data: bytes, *, max_pages: int = MAX_PDF_PAGES,
+                    thumb_side: int = 320) -> Ingested:
+    """Validate a PDF by content with pypdf; keep its bytes; draw a placeholder thumbnail."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    if not is_pdf(data):
+        raise UnsupportedMediaType("Ce fichier n'est pas un PDF.", code="unsupported_image_type")
+    try:
+        reader = PdfReader(BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise ValidationFailed("PDF protégé par un mot de passe ou chiffré : envoyez-le "
+                                   "sans protection.", code="document_encrypted")
+        pages = len(reader.pages)
+        if not 1 <= pages <= max_pages:
+            raise ValidationFailed(f"Un document a de 1 à {max_pages} pages.",
+                                   code="document_too_many_pages",
+                                   details={"pages": pages, "limit": max_pages})
+        active = _active_content(reader)
+    except ValidationFailed:
+        raise
+    except (PyPdfError, *_DECODE_ERRORS, RecursionError, KeyError, TypeError, AttributeError):
+        raise ValidationFailed("PDF illisible ou endommagé.", code="corrupt_document") from None
+    if active or any(name.encode() in data for name in _ACTIVE_NAMES):
+        raise ValidationFailed("Ce PDF contient du contenu actif (script, fichier joint ou "
+                               "action) : enregistrez-le ou imprimez-le en PDF simple.",
+                               code="document_active_content",
+                               details={"found": sorted(active)})
+    thumb = _pdf_placeholder(pages, thumb_side)
+    thumb_bytes = _encode_jpeg(thumb, 85)
+    return Ingested(
+        content=data, content_type=PDF_CONTENT_TYPE, width=thumb.width, height=thumb.height,
+        sha256=sha256_hex(data), size=len(data), thumb=thumb_bytes,
+        thumb_sha256=sha256_hex(thumb_bytes), thumb_size=len(thumb_bytes),
+        thumb_width=thumb.width, thumb_height=thumb.height, captured_at=None,
+        source_format="PDF")
+
+
+def pdf_page_count(data: bytes) -> int:
+    from pypdf import PdfReader
+
+    return len(PdfReader(BytesIO(data), strict=False).pages)
+
+
+def _active_content(reader) -> set[str]:
+    """Names of active content found walking every object reachable from the trailer."""
+    from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+    found: set[str] = set()
+    seen: set[tuple[int, int]] = set()
+    stack = [reader.trailer]
+    walked = 0
+    while stack and walked < _MAX_PDF_OBJECTS:
+        node = stack.pop()
+        walked += 1
+        if isinstance(node, IndirectObject):
+            key = (node.idnum, node.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            node = node.get_object()
+        if isinstance(node, DictionaryObject):
+            for name, value in node.items():
+                if name in _ACTIVE_NAMES:
+                    found.add(str(name))
+                if name == "/S" and isinstance(value, NameObject) and value in _ACTIVE_NAMES:
+                    found.add(str(value))
+                stack.append(value)
+        elif isinstance(node, ArrayObject):
+            stack.extend(node)
+    if walked >= _MAX_PDF_OBJECTS:
+        found.add("too many objects")
+    return found
+
+
+def _pdf_placeholder(pages: int, side: int) -> Image.Image:
+    """A page-shaped thumbnail: « PDF » and the page count (no rasteriser installed)."""
+    from PIL import ImageDraw, ImageFont
+
+    width, height = round(side / 1.414), side
+    image = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width - 1, height - 1), outline=(11, 79, 108), width=6)
+    draw.rectangle((0, 0, width - 1, round(height * 0.18)), fill=(11, 79, 108))
+    big = ImageFont.load_default(size=round(side * 0.2))
+    small = ImageFont.load_default(size=round(side * 0.08))
+    draw.text((width / 2, height * 0.45), "PDF", font=big, fill=(161, 17, 17), anchor="mm")
+    words = f"{pages} page" + ("s" if pages > 1 else "")
+    draw.text((width / 2, height * 0.68), words, font=small, fill=(17, 17, 17), anchor="mm")
+    return image
 
 
 @functools.cache

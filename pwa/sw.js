@@ -67,8 +67,10 @@ async function fromStatic(request) {
   if (hit) return hit;
   try {
     const response = await fetch(request);
-    // A hashed URL the server marks immutable (icons…) is kept like the shell.
-    if (response.ok && /immutable/.test(response.headers.get('Cache-Control') || '')) {
+    // A hashed URL the server marks immutable (icons…) is kept like the shell, and so is a
+    // module left out of the precache (another role's page: kept at first use, offline next).
+    const module = new URL(request.url).pathname.startsWith('/static/js/');
+    if (response.ok && (module || /immutable/.test(response.headers.get('Cache-Control') || ''))) {
       await cache.put(request, response.clone());
     }
     return response;

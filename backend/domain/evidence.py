@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +20,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from backend import audit
+from backend.domain import announcements
 from backend.domain.audit import canonical_json
 from backend.domain.referentials import Referential
 from backend.errors import Conflict, Locked, ValidationFailed
@@ -33,7 +34,7 @@ from backend.models import (
     Photo,
     Tutorship,
 )
-from backend.storage import Ingested, PhotoStore, ingest_image, sha256_hex
+from backend.storage import Ingested, PhotoStore, ingest_upload, sha256_hex
 
 MAX_SITUATION = 500
 MAX_PLACE = 200
@@ -359,7 +360,8 @@ async def put_photo(
         return _same_photo(existing, enrolment.id, received)
     if not data:
         raise ValidationFailed("Le corps de la requête est vide.", code="empty_body")
-    ingested = await run_in_threadpool(ingest_image, data, max_pixels=max_pixels)
+    # An image (re-encoded) or a PDF document (checked, kept as received).
+    ingested = await run_in_threadpool(ingest_upload, data, max_pixels=max_pixels)
     await run_in_threadpool(_store_files, store, ingested)
     try:
         async with in_transaction() as conn:
@@ -494,6 +496,8 @@ async def put_observation(
                 },
                 connection=conn,
             )
+            await announcements.blocks_now_ready(conn, data.enrolment_id, ref,
+                                                   datetime.now(UTC))
     except IntegrityError:
         winner = await Observation.get_or_none(id=observation_id)
         if winner is None:  # the unique conflict was on `supersedes`

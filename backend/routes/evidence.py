@@ -78,7 +78,7 @@ async def put_photo(request: Request) -> Response:
     declared = parse_content_digest(", ".join(request.headers.getlist("content-digest")) or None)
     if declared is None:
         raise ValidationFailed("En-tête Content-Digest (sha-256) requis.", code="digest_required")
-    async with conflicts_shown_to(identity, PHOTO_NOT_FOUND):
+    async with uploads.ingest_slots(request), conflicts_shown_to(identity, PHOTO_NOT_FOUND):
         stored = await evidence.put_photo(
             photo_id=photo_id, enrolment=relation.enrolment, data=data, declared=declared,
             author_id=identity.id, author_role=role, store=photo_store(request),
@@ -112,13 +112,16 @@ async def visible_row(request: Request, model, missing: NotFound
 async def get_photo(request: Request) -> Response:
     photo, _ = await visible_row(request, Photo,
                                  NotFound("Photo introuvable.", code="photo_not_found"))
-    sha = photo.thumb_sha256 if request.query_params.get("size") == "thumb" else photo.sha256
+    thumb = request.query_params.get("size") == "thumb"
+    sha = photo.thumb_sha256 if thumb else photo.sha256
+    # Thumbnails are JPEG, a PDF document's too (backend.storage.ingest_document).
+    content_type = "image/jpeg" if thumb else photo.content_type
     etag = f'"{sha}"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=86400",
                "X-Content-Type-Options": "nosniff"}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return await photo_response(photo_store(request), sha, photo.content_type, headers,
+    return await photo_response(photo_store(request), sha, content_type, headers,
                                 request.app.state.settings.s3_presign_seconds)
 
 

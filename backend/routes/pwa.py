@@ -29,6 +29,9 @@ WORKER_FILES = ("sw.js", "manifest.webmanifest")
 OFFLINE_TEMPLATES = ("base.html", "pwa/offline.html", "tutor/_status.html")
 
 
+ON_FIRST_USE = frozenset({"js/candidate.js", "js/pickers.js"})
+
+
 def shell_files() -> list[str]:
     """The shell's static files, relative to pwa/, sorted."""
     root = resources.PWA_DIR
@@ -55,7 +58,9 @@ def worker_config() -> dict:
     parts = [f"{f}:{resources.static_hash(f)}" for f in [*files, *WORKER_FILES]]
     parts += [f"{t}:{_file_hash(resources.TEMPLATES_DIR / t)}" for t in OFFLINE_TEMPLATES]
     version = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
-    scripts = [f"/static/{f}" for f in files if f.startswith("js/")]
+    # Modules of other roles' pages (the candidate's photos, the admin's pickers) are not
+    # the tutor's shell: the worker keeps them at first use (sw.js fromStatic).
+    scripts = [f"/static/{f}" for f in files if f.startswith("js/") and f not in ON_FIRST_USE]
     precache = ["/offline", "/manifest.webmanifest", static_url("css/app.css"), *scripts]
     return {"version": version, "precache": precache}
 

@@ -370,6 +370,11 @@ export async function enhanceCapture(form) {
       });
     photos.push(entry);
     entry.ready.then((result) => {
+      if (result.blob.type === 'application/pdf') { // the server draws its thumbnail
+        image.alt = t('document_pdf');
+        note.textContent = t('document_pdf');
+        return;
+      }
       entry.url = URL.createObjectURL(result.blob);
       image.src = entry.url;
       note.textContent = [result.onPage ? t('photo_on_page') : '', result.original ? t('photo_kept_original')

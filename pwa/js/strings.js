@@ -103,6 +103,7 @@ const FR = {
   photo_no_evidence: "{competency} n'attend pas de photo : elle est gardée avec l'observation.",
   reuse: 'Reprendre : {value}',
   search_none: 'Aucun critère ne correspond.',
+  document_pdf: 'Document PDF (aperçu après l\'envoi)',
 
   // candidate.js
   candidate_preparing: {one: 'Préparation de la photo…', other: 'Préparation des {n} photos…'},

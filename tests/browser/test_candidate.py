@@ -82,3 +82,34 @@ async def test_the_candidate_adds_a_photo_offline_tagged_in_one_tap(phone, serve
     block = await page.text_content("#bloc-BC02")
     assert "par le candidat" in block  # the photo shows under its evidence, marked as hers
     assert "pièces débitées et usinées manquante" not in block
+
+
+async def test_a_pdf_document_is_evidence_with_a_thumbnail(phone, server, tmp_path):
+    """Section 3 in the browser: a PDF for a document the referential expects."""
+    from tests import pdfs
+
+    path = tmp_path / "croquis.pdf"
+    path.write_bytes(pdfs.plain(2))
+    page = await candidate_home(phone)
+    section = page.locator("[data-candidate-photos][data-enhanced=true]")
+    await section.wait_for()
+    button = section.locator("label[data-evidence='C1.1|croquis coté']")
+    assert "application/pdf" in await button.locator("input").get_attribute("accept")
+    async with page.expect_file_chooser() as chooser:
+        await button.tap()
+    await (await chooser.value).set_files(str(path))
+    await wait_pending(page, 0, timeout_ms=30_000)
+    for _ in range(100):
+        rows = server.rows("SELECT id, content_type, size FROM photo "
+                           "WHERE content_type = 'application/pdf'")
+        if rows:
+            break
+        await asyncio.sleep(0.1)
+    [(photo_id, content_type, size)] = rows
+    assert size == path.stat().st_size  # kept as received
+    thumb = await page.evaluate(
+        "u => fetch(u).then(r => r.headers.get('content-type'))",
+        f"/api/v1/photos/{photo_id}?size=thumb")
+    assert thumb.startswith("image/jpeg")
+    await page.reload()
+    assert f"/api/v1/photos/{photo_id}?size=thumb" in await page.content()

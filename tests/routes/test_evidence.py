@@ -234,7 +234,8 @@ def photo_cases():
         ("png bomb", png_declaring(60000, 60000), None, 422, "image_too_large"),
         ("html named jpg", HTML, None, 415, "unsupported_image_type"),
         ("svg", SVG, None, 415, "unsupported_image_type"),
-        ("pdf", PDF, None, 415, "unsupported_image_type"),
+        # PDF documents are accepted (tests/routes/test_documents.py): not a broken one.
+        ("broken pdf", PDF, None, 422, "corrupt_document"),
         ("gif", GIF, None, 415, "unsupported_image_type"),
         ("jpeg magic then html", POLYGLOT, None, 422, "corrupt_image"),
         ("html then jpeg", HTML + good, None, 415, "unsupported_image_type"),

@@ -24,7 +24,29 @@ def translations(locale: str = DEFAULT_LOCALE) -> gettext.NullTranslations:
     try:
         return gettext.translation("messages", localedir=LOCALE_DIR, languages=[locale])
     except FileNotFoundError:
-        return FrenchSource()
+        pass
+    source = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if locale != DEFAULT_LOCALE and source.is_file():
+        return _compiled(source)
+    return FrenchSource()
+
+
+def _compiled(source) -> gettext.NullTranslations:
+    """A catalogue kept as text only (no .mo in the tree), compiled in memory; strings it
+    lacks stay in French."""
+    import io
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with source.open("rb") as po:
+        catalog = read_po(po)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    compiled = gettext.GNUTranslations(buffer)
+    compiled.add_fallback(FrenchSource())
+    return compiled
 
 
 def _(message: str) -> str:

@@ -508,8 +508,9 @@ class Certificate(Model):
 
 
 class CertificateVersion(Model):
-    """The status of one referential version: project, open, closed to new candidates or
-    withdrawn. A loaded version without a row is open."""
+    """The status of one referential version (project, open, closed, withdrawn).
+
+    Closed means closed to new candidates. A loaded version without a row is open."""
 
     id = fields.IntField(primary_key=True)
     certificate = fields.ForeignKeyField("models.Certificate", related_name="versions",

@@ -87,6 +87,18 @@ class Register:
 
 
 @dataclass(frozen=True)
+class Catalogue:
+    """The certificate as the public catalogue shows it (outside the digest: describing the
+    certificate better changes nothing of how it is assessed)."""
+
+    purpose: str = ""
+    jobs: tuple[str, ...] = ()
+    duration: str = ""
+    prerequisites: str = ""
+    classification: str = ""  # recognition in the collective agreement
+
+
+@dataclass(frozen=True)
 class Referential:
     code: str
     version: str
@@ -98,6 +110,7 @@ class Referential:
     blocks: tuple[Block, ...]
     note: str = ""
     jury: JuryRules = JuryRules()
+    catalogue: Catalogue = field(default_factory=Catalogue, compare=False)
     source: str = field(default="", compare=False)  # file it came from
     digest: str = field(default="", compare=False)  # sha256 of the parsed content
 
@@ -146,6 +159,7 @@ _TOP_KEYS = {
     "jury": False,
     "blocks": True,
     "note": False,
+    "catalogue": False,
 }
 _REGISTER_KEYS = {"kind": True, "number": False, "level": False}
 _JURY_KEYS = {"quorum": False, "composition": False, "majority": False,
@@ -153,6 +167,8 @@ _JURY_KEYS = {"quorum": False, "composition": False, "majority": False,
 _RULES_KEYS = {"criterion_acquired": False, "block_ready": False}
 _CRITERION_ACQUIRED_KEYS = {"min_met": False, "min_days": False}
 _BLOCK_READY_KEYS = {"min_reflections": False}
+_CATALOGUE_KEYS = {"purpose": False, "jobs": False, "duration": False, "prerequisites": False,
+                   "classification": False}
 _BLOCK_KEYS = {"code": True, "title": True, "competencies": True, "note": False}
 # A title or label starting with this is still to be written (drafts from the register).
 TODO_MARK = "TODO"
@@ -319,7 +335,7 @@ def _digest(referential: Referential) -> str:
     # Hash of the parsed content, so reformatting a file (quotes, flow style, comments, key
     # order) keeps its digest while any change of meaning alters it.
     content = asdict(referential)
-    del content["source"], content["digest"]
+    del content["source"], content["digest"], content["catalogue"]
     for block in content["blocks"]:  # added later: absent keeps the digests of older files
         if not block["note"]:
             del block["note"]
@@ -418,6 +434,24 @@ class _Reader:
             blocks=tuple(self.block(n, i) for i, n in blocks),
             note=self.text(found.get("note"), "note", "") or "",
             jury=self.jury(found.get("jury")),
+            catalogue=self.catalogue(found.get("catalogue")),
+        )
+
+    def catalogue(self, node: Node | None) -> Catalogue | None:
+        if node is None:
+            return Catalogue()
+        if not self.is_mapping(node, "'catalogue'"):
+            return None
+        found = self.fields(node, "catalogue", _CATALOGUE_KEYS)
+        jobs = self.items(found.get("jobs"), "jobs", "catalogue", allow_empty=True)
+        return Catalogue(
+            purpose=self.text(found.get("purpose"), "purpose", "catalogue") or "",
+            jobs=tuple(self.text(n, "jobs", "catalogue", required=True) for _, n in jobs),
+            duration=self.text(found.get("duration"), "duration", "catalogue") or "",
+            prerequisites=self.text(found.get("prerequisites"), "prerequisites",
+                                    "catalogue") or "",
+            classification=self.text(found.get("classification"), "classification",
+                                     "catalogue") or "",
         )
 
     def jury(self, node: Node | None) -> JuryRules:

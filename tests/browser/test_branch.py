@@ -73,3 +73,50 @@ async def test_the_admin_reaches_the_register_and_a_draft_by_links(phone, tmp_pa
     path = tmp_path / download.suggested_filename
     await download.save_as(path)
     assert path.name.startswith("RNCP35809-") and "TODO" in path.read_text(encoding="utf-8")
+
+
+async def test_a_visitor_finds_a_cqp_on_a_phone_and_writes_to_the_branch(phone):
+    page = phone
+    await page.goto("/")
+    await page.get_by_role("link", name="Catalogue des CQP").first.click()
+    await page.wait_for_url("**/catalogue")
+    await no_sideways_scroll(page)
+    await page.get_by_role("link", name="Fabricant installateur d'ouvrages métalliques dans le "
+                           "bâtiment").click()
+    await page.wait_for_url("**/catalogue/CQP-FIOMB")
+    assert await page.get_by_role("heading", name="Métiers visés").is_visible()
+    await no_sideways_scroll(page)
+    data = await page.evaluate(
+        "() => JSON.parse(document.querySelector('script[type=\"application/ld+json\"]')"
+        ".textContent)")
+    assert data["@type"] == "EducationalOccupationalCredential"
+    await page.get_by_role("link", name="English").click()
+    await page.wait_for_url("**/catalogue/CQP-FIOMB?lang=en")
+    assert await page.get_by_role("heading", name="Target jobs").is_visible()
+    await page.get_by_label("for a company").check()
+    await page.get_by_label("Name", exact=True).fill("Jeanne Patron")
+    await page.get_by_label("E-mail address").fill("jeanne@acier.test")
+    await page.get_by_label("Message", exact=True).fill("Two employees would like to start.")
+    await page.get_by_label("I agree that").check()
+    await page.get_by_role("button", name="Send").click()
+    await page.wait_for_url("**/catalogue/CQP-FIOMB?sent=1&lang=en#contact")
+    assert await page.get_by_role("status").is_visible()
+    await no_sideways_scroll(page)
+
+
+async def test_the_admin_manages_the_catalogue_by_links(phone, branch_server):
+    page = phone
+    await log_in(page, "/admin", ADMIN)
+    await page.get_by_role("link", name="Catalogue public").click()
+    await page.wait_for_url("**/admin/catalogue")
+    await no_sideways_scroll(page)
+    await page.get_by_label("Version 2026-1").select_option("closed")
+    await page.get_by_role("button", name="Enregistrer").first.click()
+    await page.wait_for_url("**/admin/catalogue")
+    assert branch_server.rows("SELECT status FROM certificate_version") == [("closed",)]
+    await page.get_by_label("Version 2026-1").select_option("open")
+    await page.get_by_role("button", name="Enregistrer").first.click()
+    await page.wait_for_url("**/admin/catalogue")
+    await page.get_by_role("link", name="Voir le catalogue public").click()
+    await page.wait_for_url("**/catalogue")
+    assert await page.get_by_role("link", name="Fabricant installateur", exact=False).is_visible()

@@ -15,7 +15,7 @@ from backend.auth import current_identity
 from backend.domain import branches
 from backend.errors import NotFound
 from backend.http import read_form
-from backend.routes.admin import admin_scope, page, see_other, submit
+from backend.routes.admin import admin_scope, page, submit
 from backend.storage import LOGO_MAX_BYTES
 
 GET_POST = ["GET", "POST"]

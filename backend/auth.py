@@ -181,23 +181,40 @@ SESSION_SQL = (
     'WHERE s."token_hash" = ?')
 
 
+SESSION_COLUMNS = frozenset(("token_hash", "person_id", "created_at", "last_seen_at",
+                             "expires_at", "idle_seconds", "revoked_at"))
+
+
 def _session_from_row(row: dict) -> LoginSession:
     """The ORM's own constructor for database rows (it converts SQLite's text)."""
     person = Person._init_from_db(**{k[2:]: v for k, v in row.items() if k.startswith("p_")})
     session = LoginSession._init_from_db(
-        **{k: v for k, v in row.items() if not k.startswith("p_")})
+        **{k: v for k, v in row.items() if k in SESSION_COLUMNS})
     session.person = person
     return session
 
 
-async def _load_identity(request: Request) -> Identity | None:
+def session_digest(request: Request) -> str | None:
+    """The keyed hash of the request's session cookie, None without one."""
     token = request.cookies.get(cookie_name(request))
     if not token:
         return None
-    digest = token_hash(request.app.state.settings.secret_key, token)
+    return token_hash(request.app.state.settings.secret_key, token)
+
+
+async def _load_identity(request: Request) -> Identity | None:
+    digest = session_digest(request)
+    if digest is None:
+        return None
     found = await sql.rows(SESSION_SQL, [digest])
+    return await identity_from_row(request, found[0] if found else None, digest)
+
+
+async def identity_from_row(request: Request, row: dict | None, digest: str) -> Identity | None:
+    """The identity a SESSION_SQL row (its columns, possibly among others) stands for,
+    if the session is alive; touches it now and then."""
     at = now(request)
-    session = _session_from_row(found[0]) if found else None
+    session = _session_from_row(row) if row else None
     if session is None or not _session_alive(session, at):
         return None
     if at - session.last_seen_at > TOUCH_INTERVAL:

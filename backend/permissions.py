@@ -12,6 +12,7 @@ enrolment, and only while the seat is in force (`jury_cutoff`). Those checks are
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,7 +20,14 @@ from starlette.requests import Request
 from tortoise.expressions import Q
 
 from backend import sql
-from backend.auth import Identity, current_identity, now
+from backend.auth import (
+    SESSION_SQL,
+    Identity,
+    current_identity,
+    identity_from_row,
+    now,
+    session_digest,
+)
 from backend.errors import Forbidden, NotFound
 from backend.models import AdminGrant, Enrolment, Organisation
 
@@ -79,7 +87,68 @@ async def relation_to(identity: Identity, enrolment_id: int) -> Relation:
 async def path_relation(request: Request) -> tuple[Identity, Relation]:
     """The caller and their relation to the enrolment the route's `{id}` names."""
     identity = await current_identity(request)
-    return identity, await relation_to(identity, request.path_params["id"])
+    enrolment_id = request.path_params["id"]
+    prefetched = request.scope.get("state", {}).get("relation")
+    if prefetched is not None and prefetched[0] == enrolment_id and prefetched[1] == identity.id:
+        if prefetched[2] is None:
+            raise NotFound("Parcours introuvable.", code="enrolment_not_found")
+        return identity, prefetched[2]
+    return identity, await relation_to(identity, enrolment_id)
+
+
+# The session, its person, the enrolment and the caller's ties in one statement: the
+# same columns as auth.SESSION_SQL and RELATION_SQL, the ties asked of the session's
+# person. Parameters: the enrolment's id, then the session's token hash.
+IDENTITY_RELATION_SQL = (
+    SESSION_SQL.split(' FROM "login_session"')[0] + ', '
+    'e."id" AS "e_id", e."candidate_id" AS "e_candidate_id", '
+    'e."company_id" AS "e_company_id", e."referential_code" AS "e_referential_code", '
+    'e."referential_version" AS "e_referential_version", '
+    'e."access_route" AS "e_access_route", e."started_on" AS "e_started_on", '
+    'e."revision" AS "e_revision", e."created_at" AS "e_created_at", '
+    'EXISTS (SELECT 1 FROM "admin_grant" g JOIN "organisation" o '
+    'ON o."branch_id" = g."organisation_id" '
+    'WHERE g."person_id" = s."person_id" AND o."id" = e."company_id") AS "is_admin", '
+    'EXISTS (SELECT 1 FROM "tutorship" t WHERE t."enrolment_id" = e."id" '
+    'AND t."tutor_id" = s."person_id" AND t."ended_on" IS NULL) AS "is_tutor" '
+    'FROM "login_session" s JOIN "person" p ON p."id" = s."person_id" '
+    'LEFT JOIN "enrolment" e ON e."id" = ? '
+    'WHERE s."token_hash" = ?')
+
+
+def with_path_relation(endpoint):
+    """Put above `@allow`: on a route whose `{id}` is an enrolment, the session and the
+    caller's ties to it are read in one round trip (IDENTITY_RELATION_SQL), before the
+    guard asks for the identity; `path_relation` then uses what was read. The checks
+    are the same: an identity only from a live session (the guard's 401 otherwise),
+    the same ties, the same 404 when none holds."""
+
+    @functools.wraps(endpoint)
+    async def prefetching(request: Request):
+        state = request.scope.setdefault("state", {})
+        enrolment_id = request.path_params.get("id")
+        digest = session_digest(request)
+        if "identity" not in state and digest is not None and isinstance(enrolment_id, int):
+            found = await sql.rows(IDENTITY_RELATION_SQL, [enrolment_id, digest])
+            row = found[0] if found else None
+            identity = await identity_from_row(request, row, digest)
+            request.state.identity = identity
+            if identity is not None:
+                state["relation"] = (enrolment_id, identity.id, _relation_from_row(row))
+        return await endpoint(request)
+
+    return prefetching
+
+
+def _relation_from_row(row: dict) -> Relation | None:
+    if row["e_id"] is None:
+        return None
+    enrolment = Enrolment._init_from_db(
+        **{k[2:]: v for k, v in row.items() if k.startswith("e_")})
+    relation = Relation(enrolment=enrolment, admin=bool(row["is_admin"]),
+                        tutor=bool(row["is_tutor"]),
+                        candidate=enrolment.candidate_id == row["person_id"])
+    return relation if relation.visible else None
 
 
 def require_writer(relation: Relation, kind: str) -> str:

@@ -26,7 +26,13 @@ from backend.errors import CarnetError, Forbidden, ValidationFailed
 from backend.http import etag_matches, read_form, referential_of
 from backend.models import Enrolment, Person
 from backend.pages import render
-from backend.permissions import Relation, admin_branch_ids, path_relation, require_writer
+from backend.permissions import (
+    Relation,
+    admin_branch_ids,
+    path_relation,
+    require_writer,
+    with_path_relation,
+)
 from backend.routes.evidence import OBSERVATION_NOT_FOUND, conflicts_shown_to
 
 # Part of every ETag: a deploy that changes the rules or the body changes the ETags too.
@@ -132,6 +138,7 @@ def _plain_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+@with_path_relation  # session and ties in one round trip (bench/README.md, 2)
 @allow(AUTHENTICATED)
 async def api_progress(request: Request) -> Response:
     _, rel = await path_relation(request)

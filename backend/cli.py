@@ -35,10 +35,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from backend.serving import (
         check_port,
         json_log_config,
+        limit_malloc_arenas,
         loud_demo_warning,
         prepare_multiprocess_metrics,
     )
 
+    limit_malloc_arenas()
     settings = load_settings()
     workers = args.workers or settings.workers
     forwarded = args.forwarded_allow_ips or settings.forwarded_allow_ips

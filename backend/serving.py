@@ -26,6 +26,23 @@ def app_from_env():
     return create_app(load_settings())
 
 
+def limit_malloc_arenas(default: int = 2) -> None:
+    """glibc gives each thread that allocates its own malloc arena (up to 8 per core), and
+    freed image buffers stay in them: a worker's RSS then grows with the photos decoded
+    in parallel. Two arenas keep it bounded (bench/README.md, "Memory"). Sets
+    MALLOC_ARENA_MAX for the worker processes uvicorn starts, and applies it to this one
+    now (mallopt), unless the environment already chose."""
+    import ctypes
+    import os
+
+    value = os.environ.setdefault("MALLOC_ARENA_MAX", str(default))
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-8, int(value))  # M_ARENA_MAX
+    except (OSError, AttributeError, ValueError):
+        pass  # not glibc: nothing to do
+
+
 def check_port(host: str, port: int) -> None:
     """CommandError unless `host:port` can be bound now (uvicorn binds it later)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

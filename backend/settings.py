@@ -39,6 +39,7 @@ DOCUMENTED = {
     "CARNET_DEMO_PASSWORD": "carnet-demo",
     "CARNET_JURY_ACCESS_DAYS": "90",
     "CARNET_PDF_CONCURRENCY": "2",
+    "CARNET_INGEST_CONCURRENCY": "2",
     "CARNET_MAIL_INTERVAL_SECONDS": "30",
     "CARNET_LOG_LEVEL": "INFO",
     "CARNET_PHOTO_STORE": "<data dir>/photos",
@@ -89,6 +90,8 @@ class Settings:
     jury_access_days: int = 90
     # PDF renders at a time (each holds tens of MB for about a second of CPU).
     pdf_concurrency: int = 2
+    # Photos decoded and re-encoded at a time per process (each holds a decoded image).
+    ingest_concurrency: int = 2
     # How often each worker looks for mail to send (the outbox is in the database).
     mail_interval_seconds: int = 30
     log_level: str = "INFO"
@@ -194,6 +197,7 @@ def from_env(env: Mapping[str, str] | None = None, *, create: bool = True) -> Se
         demo_password=env.get("CARNET_DEMO_PASSWORD") or "carnet-demo",
         jury_access_days=_int(env, "CARNET_JURY_ACCESS_DAYS", 90),
         pdf_concurrency=max(1, _int(env, "CARNET_PDF_CONCURRENCY", 2)),
+        ingest_concurrency=max(1, _int(env, "CARNET_INGEST_CONCURRENCY", 2)),
         mail_interval_seconds=max(1, _int(env, "CARNET_MAIL_INTERVAL_SECONDS", 30)),
         log_level=env.get("CARNET_LOG_LEVEL", "INFO"),
         photo_store=_photo_store(env),

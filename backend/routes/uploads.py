@@ -69,6 +69,17 @@ def area_of(request: Request) -> UploadArea:
     return state.upload_area
 
 
+def ingest_slots(request: Request) -> asyncio.Semaphore:
+    """Photos checked and re-encoded at a time in this process (CARNET_INGEST_CONCURRENCY):
+    each holds its bytes and a decoded image. Taken before the thread pool, so uploads
+    beyond it wait on the event loop (their bytes on disk when resumable), not in memory
+    in a thread, as documents.py does for PDFs."""
+    state = request.app.state
+    if getattr(state, "ingest_slots", None) is None:
+        state.ingest_slots = asyncio.Semaphore(state.settings.ingest_concurrency)
+    return state.ingest_slots
+
+
 def location(photo_id: str) -> str:
     return f"/api/v1/photos/{photo_id}/upload"
 
@@ -256,18 +267,19 @@ async def _finish(request: Request, area: UploadArea, photo_id: str, identity: I
                   enrolment: Enrolment, role: str, state: UploadState) -> Response:
     settings = request.app.state.settings
     person = identity.id
-    data = await run_in_threadpool(area.read, photo_id, person, state.offset)
     try:
-        async with conflicts_shown_to(identity, PHOTO_NOT_FOUND):
-            stored = await evidence.put_photo(
-                photo_id=photo_id, enrolment=enrolment, data=data,
-                declared=bytes.fromhex(state.digest), author_id=person, author_role=role,
-                store=photo_store(request), max_pixels=settings.max_image_pixels)
+        async with ingest_slots(request):
+            data = await run_in_threadpool(area.read, photo_id, person, state.offset)
+            async with conflicts_shown_to(identity, PHOTO_NOT_FOUND):
+                stored = await evidence.put_photo(
+                    photo_id=photo_id, enrolment=enrolment, data=data,
+                    declared=bytes.fromhex(state.digest), author_id=person, author_role=role,
+                    store=photo_store(request), max_pixels=settings.max_image_pixels)
+            del data
     except CarnetError as exc:
         if exc.status < 500:  # the bytes or the id are refused: the next try starts over
             await run_in_threadpool(area.discard, photo_id, person)
         raise
-    del data
     state.complete, state.received_sha256 = True, stored.body["received_sha256"]
     await run_in_threadpool(area.save, photo_id, person, state)
     await run_in_threadpool(area.drop_bytes, photo_id, person)

@@ -21,6 +21,7 @@ from tortoise.contrib.starlette import RegisterTortoise
 from backend import access, audit, documents, mailer, resources
 from backend.auth import utcnow
 from backend.db import tortoise_config
+from backend.domain import notices
 from backend.domain.referentials import Registry
 from backend.errors import CarnetError, MethodNotAllowed, NotFound
 from backend.http import json_response, wants_json
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
                             Exception: handle_unexpected},
     )
     app.state.settings = settings
+    notices.configure(settings.public_url)
     audit.use_key(settings.secret_key)  # the chain is keyed with this server's secret
     app.state.registry = load_registry(settings)
     app.state.templates = make_templates()

@@ -25,8 +25,8 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from backend import audit
-from backend.auth import Identity
-from backend.domain import jury, seals
+from backend.auth import Identity, utcnow
+from backend.domain import announcements, jury, seals
 from backend.domain.evidence import bump_revision
 from backend.domain.garbage import purged_photo_ids
 from backend.domain.progress import HeldBlock as HeldRecord
@@ -304,6 +304,7 @@ async def submit(identity: Identity, relation: Relation, block_code: Any, *,
                                     "manifest_sha256": digest,
                                     "observations": len(manifest["observations"]),
                                     "photos": len(manifest["photos"])}, connection=conn)
+        await announcements.dossier_presented(conn, enrolment.id, block_code, at)
     return dossier
 
 
@@ -352,6 +353,11 @@ async def assign(identity: Identity, session_id: int, dossier_id: Any, *,
         await audit.record("dossier.assigned" if assigned else "dossier.unassigned",
                            actor_id=identity.id, subject=f"dossier:{dossier.id}",
                            payload={"session": session.id}, connection=conn)
+        if assigned:
+            members = await JuryMember.filter(session_id=session.id).using_db(
+                conn).values_list("person_id", flat=True)
+            await announcements.dossier_assigned(conn, dossier.enrolment_id, dossier.block_code,
+                                                 locked, list(members), utcnow())
     dossier.session_id = current[1]
     return dossier
 
@@ -648,6 +654,10 @@ async def close_session(identity: Identity, session_id: int, *, clock: Clock,
                            subject=f"jury_session:{session.id}",
                            payload={**record, "minutes_sha256": session.minutes_sha256},
                            connection=conn)
+        for line in lines:
+            await announcements.decision_published(
+                conn, line.dossier.enrolment_id, line.dossier.block_code,
+                line.decision.outcome, session.closed_at)
     return session
 
 
@@ -777,6 +787,7 @@ async def appeal(identity: Identity, dossier_id: int, grounds: str, *, clock: Cl
                                     "block": original.block_code, "review_of": original.id,
                                     "manifest_sha256": digest, "appeal": record,
                                     "appeal_sha256": dossier.appeal_sha256}, connection=conn)
+        await announcements.appeal_lodged(conn, original.enrolment_id, original.block_code, at)
     return dossier
 
 

@@ -14,6 +14,15 @@ from backend.errors import ValidationFailed
 from backend.i18n import _
 from backend.models import MailMessage, MailPreference, Notice, Person
 
+# Links in mail are absolute when the server knows its public address (CARNET_PUBLIC_URL);
+# set once at start by `configure`.
+_base_url = ""
+
+
+def configure(public_url: str) -> None:
+    global _base_url
+    _base_url = public_url.rstrip("/")
+
 
 async def preference(person_id: int, conn=None) -> str:
     found = await MailPreference.get_or_none(person_id=person_id).using_db(conn)
@@ -21,9 +30,10 @@ async def preference(person_id: int, conn=None) -> str:
 
 
 async def notify(conn, *, event: str, person_ids: list[int], params: dict, link: str,
-                 at: datetime, base_url: str) -> list[Notice]:
+                 at: datetime, base_url: str | None = None) -> list[Notice]:
     """A notice per person (each once, whatever the list holds), and a mail for
     those who want each one, or for everyone when the event is a convocation."""
+    base_url = _base_url if base_url is None else base_url
     messages.check_params(params)
     text = messages.text(event, params)  # refuses an unknown event before writing
     notices = []

@@ -1003,3 +1003,56 @@ async def test_an_appeal_is_decided_by_a_jury_with_no_member_of_the_first_decisi
                           json={**body, "votes": {str(president.person_id): "validated",
                                                   str(other.person_id): "validated"}})
     assert ok.status_code == 201, ok.text
+
+
+# Notices ------------------------------------------------------------------------------------
+
+
+async def test_each_step_of_a_dossier_tells_its_people_and_no_one_else(client, app, w):
+    from backend.models import MailMessage, Notice
+
+    async def told(event):
+        return sorted(n.person_id for n in await Notice.filter(event=event))
+
+    dossier = await submitted(client, app, w)
+    assert await told("dossier.presented") == [w.admin.id]
+    await f.login(client, w.admin)
+    await client.post(f"/admin/jury-sessions/{w.session.id}/dossiers",
+                      data={"dossier": dossier["id"]})
+    assert await told("dossier.assigned") == sorted([w.jury_employer.id, w.jury_employee.id])
+    convocations = await MailMessage.filter(person_id=w.jury_employer.id)
+    assert len(convocations) == 1 and "Convocation" in convocations[0].subject
+    await f.login(client, w.jury_employer)
+    await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
+                     json=decision(w, "not_validated"))
+    assert await told("decision.published") == []  # not before the session is closed
+    await client.post(f"/api/v1/jury-sessions/{w.session.id}/close")
+    assert await told("decision.published") == sorted([w.candidate.id, w.tutor.id])
+    published = await Notice.get(event="decision.published", person_id=w.candidate.id)
+    assert published.params["outcome"] == "non validé"
+    mail = await MailMessage.get(person_id=w.candidate.id)
+    assert "non validé" in mail.body and "Preuves solides" not in mail.body  # no reasons
+    await f.login(client, w.candidate)
+    await client.post(f"/api/v1/dossiers/{dossier['id']}/appeal",
+                      json={"grounds": "Le jury n'a pas vu la photo du PV."})
+    assert await told("appeal.lodged") == [w.admin.id]
+    assert w.other_tutor.id not in await told("decision.published")
+
+
+async def test_a_block_that_becomes_ready_is_announced_once_to_its_tutor_and_candidate(
+        client, app, w):
+    from backend.models import Notice
+
+    rows = await ready_block(registry_ref(app), w.enrolment, w.tutor, w.candidate,
+                             app.state.photo_store)
+    await Observation.filter(id=rows[-1].id).delete()  # the reflection is what's missing
+    await f.login(client, w.candidate)
+    for n in range(2):
+        answer = await client.put(f"/api/v1/observations/{uuid.uuid4()}", json={
+            "enrolment": w.enrolment.id, "kind": "reflection", "block": BLOCK,
+            "observed_on": (date.today() - timedelta(days=1)).isoformat(),
+            "situation": f"Ce que j'ai appris ({n})", "ratings": {}})
+        assert answer.status_code == 201, answer.text
+    told = await Notice.filter(event="block.ready")
+    assert sorted(n.person_id for n in told) == sorted([w.tutor.id, w.candidate.id])
+    assert {n.params["block"] for n in told} == {BLOCK}

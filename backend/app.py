@@ -26,6 +26,7 @@ from backend.domain.referentials import Registry
 from backend.errors import CarnetError, MethodNotAllowed, NotFound
 from backend.http import json_response, wants_json
 from backend.i18n import translations
+from backend.metrics import MetricsMiddleware
 from backend.middleware import CrossSiteGuard, SecurityHeaders
 from backend.pages import render
 from backend.proxy import PlainHttpGuard
@@ -89,7 +90,8 @@ def create_app(settings: Settings, *, manage_orm: bool = True) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         # gzip: the app shell must stay small on a phone (images are left alone).
-        middleware=[Middleware(GZipMiddleware, minimum_size=1000), Middleware(SecurityHeaders),
+        middleware=[Middleware(MetricsMiddleware),
+                    Middleware(GZipMiddleware, minimum_size=1000), Middleware(SecurityHeaders),
                     Middleware(CrossSiteGuard), Middleware(PlainHttpGuard)],
         exception_handlers={CarnetError: handle_error, HTTPException: handle_http_exception,
                             Exception: handle_unexpected},

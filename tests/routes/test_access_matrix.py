@@ -88,6 +88,9 @@ NO_UPLOAD = same(anonymous=401, outsider=404, admin=404, tutor=404, candidate=40
 
 ROWS = [
     Row("GET", "/health", plain("/health"), PUBLIC),
+    Row("GET", "/ready", plain("/ready"), PUBLIC),
+    # Off unless CARNET_METRICS=on (tests/test_operations.py turns it on).
+    Row("GET", "/metrics", plain("/metrics"), same(**{r: 404 for r in ROLES})),
     Row("GET", "/", plain("/"), PUBLIC),
     Row("GET", "/api/v1/openapi.json", plain("/api/v1/openapi.json"), PUBLIC),
     Row("POST", "/api/v1/session", lambda w, own: ("/api/v1/session", {"json": {

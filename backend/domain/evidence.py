@@ -34,7 +34,7 @@ from backend.models import (
     Photo,
     Tutorship,
 )
-from backend.storage import Ingested, PhotoStore, ingest_image, sha256_hex
+from backend.storage import Ingested, PhotoStore, ingest_upload, sha256_hex
 
 MAX_SITUATION = 500
 MAX_PLACE = 200
@@ -360,7 +360,8 @@ async def put_photo(
         return _same_photo(existing, enrolment.id, received)
     if not data:
         raise ValidationFailed("Le corps de la requête est vide.", code="empty_body")
-    ingested = await run_in_threadpool(ingest_image, data, max_pixels=max_pixels)
+    # An image (re-encoded) or a PDF document (checked, kept as received).
+    ingested = await run_in_threadpool(ingest_upload, data, max_pixels=max_pixels)
     await run_in_threadpool(_store_files, store, ingested)
     try:
         async with in_transaction() as conn:

@@ -166,8 +166,8 @@ ROWS = [
     Row("POST", "/admin/enrolments/{id:int}/move",
         admin_object("/admin/enrolments/{}/move", "enrolment", data={}), ADMIN_OBJECT),
     # --- the tutor's pages and the installable app
-    Row("GET", "/tutor", plain("/tutor"), same(
-        anonymous=401, outsider=403, admin=403, candidate=403, jury=403)),
+    # The installed app's start page: the login form (401) logged out, else one's home.
+    Row("GET", "/tutor", plain("/tutor"), same(anonymous=401)),
     *[Row(method, "/enrolments/{id:int}/observe", lambda w, own, method=method: (
         f"/enrolments/{enrolment_of(w, own)}/observe", {"data": {}} if method == "POST" else {}),
         {**same(anonymous=401, outsider=403, admin=403, candidate=403, jury=403),
@@ -277,6 +277,18 @@ ROWS = [
     *[Row("GET", path, plain(path.replace("{number}", "RNCP0")),
           {**ADMIN_ONLY, "admin": (404, 404)})
       for path in ("/admin/register/{number}", "/admin/register/{number}/draft.yaml")],
+    Row("GET", "/admin/catalogue", plain("/admin/catalogue"), ADMIN_ONLY),
+    Row("POST", "/admin/catalogue/{code}/figures",
+        plain("/admin/catalogue/CQP-FIOMB/figures", data={}), ADMIN_ONLY),
+    Row("POST", "/admin/catalogue/{code}/{version}/status",
+        plain("/admin/catalogue/CQP-FIOMB/2026-1/status", data={}), ADMIN_ONLY),
+    # --- the public catalogue (no login)
+    Row("GET", "/catalogue", plain("/catalogue"), PUBLIC),
+    Row("GET", "/catalogue/feed.atom", plain("/catalogue/feed.atom"), PUBLIC),
+    Row("GET", "/catalogue/{code}", plain("/catalogue/CQP-FIOMB"), PUBLIC),
+    Row("POST", "/catalogue/{code}/contact", plain("/catalogue/CQP-FIOMB/contact", data={}),
+        PUBLIC),
+    Row("GET", "/api/v1/catalogue", plain("/api/v1/catalogue"), PUBLIC),
 ]
 
 

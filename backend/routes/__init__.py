@@ -7,6 +7,7 @@ from backend.routes import (
     admin,
     branch,
     branches,
+    catalogue,
     enrolments,
     evidence,
     jury,
@@ -25,5 +26,4 @@ from backend.routes import (
 ROUTES = [*system.routes, *openapi.routes, *session.routes, *account.routes, *referentials.routes,
           *enrolments.routes, *evidence.routes, *uploads.routes, *admin.routes, *progress.routes,
           *tutor.routes, *pwa.routes, *jury.routes, *notices.routes, *personal_data.routes,
-          *branch.routes,
-          *branches.routes]
+          *branch.routes, *catalogue.routes, *branches.routes]

@@ -543,3 +543,35 @@ class CatalogueContact(Model):
     class Meta:
         table = "catalogue_contact"
         indexes = [Index(fields=("created_at",))]
+
+
+REPORT_STATES = ("draft", "submitted", "approved", "rejected")
+
+
+class OpportunityReport(Model):
+    """The rapport préalable d'opportunité of a CQP project, decided by the CPNE."""
+
+    id = fields.IntField(primary_key=True)
+    certificate = fields.OneToOneField("models.Certificate", related_name="report",
+                                       on_delete=fields.RESTRICT)
+    title = fields.CharField(max_length=300)  # the CQP's working title
+    state = fields.CharField(max_length=16, default="draft")
+    need_jobs = fields.TextField(default="")  # jobs and skills wanted
+    evidence_job_offers = fields.TextField(default="")
+    evidence_survey = fields.TextField(default="")  # employer survey
+    evidence_opco = fields.TextField(default="")  # OPCO data
+    target_public = fields.TextField(default="")
+    expected_per_year = fields.IntField(null=True)
+    # [{"number", "title", "why_not"}]: register certifications considered, and why not.
+    existing = fields.JSONField(default=list)
+    companies_consulted = fields.TextField(default="")
+    assessment_mode = fields.TextField(default="")
+    cpne_date = fields.DateField(null=True)
+    cpne_minutes = fields.CharField(max_length=200, default="")
+    submitted_at = fields.DatetimeField(null=True)
+    decided_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "opportunity_report"

@@ -52,14 +52,19 @@ class VersionState:
 
 
 async def version_states(registry: Registry) -> dict[tuple[str, str], VersionState]:
-    """Every loaded version with its status (open when nothing was recorded)."""
+    """Every loaded version with its status (when nothing was recorded: a project for a CQP
+    born as a project, else open)."""
+    from backend.domain.projects import project_codes
+
     rows = await CertificateVersion.all().prefetch_related("certificate")
     recorded = {(r.certificate.code, r.version): r for r in rows}
+    projects = await project_codes()
     states = {}
     for ref in registry.all():
         row = recorded.get(ref.key)
+        default = "project" if ref.code in projects else "open"
         states[ref.key] = VersionState(
-            ref, row.status if row else "open", row.opened_on if row else None,
+            ref, row.status if row else default, row.opened_on if row else None,
             row.closed_on if row else None, row.withdrawn_on if row else None,
             row.updated_at if row else None)
     return states

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from backend.access import allow
 from backend.auth import current_identity, now
-from backend.domain import admin, certifications, cqps
+from backend.domain import admin, certifications, cqps, projects
 from backend.domain.register import fiche_url
 from backend.errors import CarnetError
 from backend.http import read_form
@@ -101,7 +101,9 @@ async def catalogue_status(request: Request) -> Response:
 
 
 async def opening_rule(certificate) -> None:
-    """Before a version opens to candidates (the opportunity report's rule joins here)."""
+    """Before a version opens to candidates: a CQP born as a project needs its opportunity
+    report approved by the CPNE."""
+    await projects.may_open(certificate)
 
 
 routes += [
@@ -110,4 +112,113 @@ routes += [
           name="branch_catalogue_figures"),
     Route("/admin/catalogue/{code}/{version}/status", catalogue_status, methods=["POST"],
           name="branch_catalogue_status"),
+]
+
+
+# --- CQP projects and their opportunity reports --------------------------------------------
+
+
+async def scope_of(request: Request):
+    return await admin.scope_of((await current_identity(request)).person)
+
+
+async def project_page(request: Request, report, *, error: str | None = None,
+                       missing: list[str] | None = None, status: int = 200) -> Response:
+    q = admin.search_text(request.query_params.get("q"))
+    found = await certifications.search(q, limit=20) if q else []
+    states = await cqps.version_states(request.app.state.registry)
+    versions = [s for key, s in states.items() if key[0] == report.certificate.code]
+    return await render(request, "branch/project.html", {
+        "report": report, "q": q, "found": found, "error": error, "missing": missing or [],
+        "versions": versions}, status)
+
+
+@allow("admin")
+async def projects_list(request: Request) -> Response:
+    scope = await scope_of(request)
+    return await render(request, "branch/projects.html", {
+        "reports": await projects.of_scope(scope), "scope": scope, "form": {}})
+
+
+@allow("admin")
+async def project_new(request: Request) -> Response:
+    scope = await scope_of(request)
+    form = await read_form(request)
+    try:
+        report = await projects.create(scope, str(form.get("code", "")),
+                                       str(form.get("title", "")), form.get("branch"))
+    except CarnetError as exc:
+        return await render(request, "branch/projects.html", {
+            "reports": await projects.of_scope(scope), "scope": scope, "form": form,
+            "error": exc.message}, exc.status)
+    return RedirectResponse(f"/admin/projects/{report.id}", status_code=303)
+
+
+@allow("admin")
+async def project(request: Request) -> Response:
+    report = await projects.get(await scope_of(request), request.path_params["id"])
+    return await project_page(request, report)
+
+
+async def project_action(request: Request, action) -> Response:
+    report = await projects.get(await scope_of(request), request.path_params["id"])
+    form = await read_form(request)
+    try:
+        await action(report, form)
+    except CarnetError as exc:
+        if exc.status == 404 and exc.code == "project_not_found":
+            raise
+        missing = (exc.details or {}).get("missing") if isinstance(exc.details, dict) else None
+        return await project_page(request, report, error=exc.message, missing=missing,
+                                  status=exc.status)
+    return RedirectResponse(f"/admin/projects/{report.id}", status_code=303)
+
+
+@allow("admin")
+async def project_save(request: Request) -> Response:
+    return await project_action(request, lambda report, form: projects.update(report, form))
+
+
+@allow("admin")
+async def project_add_existing(request: Request) -> Response:
+    return await project_action(request, lambda report, form: projects.add_existing(
+        report, str(form.get("number", ""))))
+
+
+@allow("admin")
+async def project_submit(request: Request) -> Response:
+    return await project_action(request, lambda report, form: projects.submit(
+        report, now(request)))
+
+
+@allow("admin")
+async def project_decision(request: Request) -> Response:
+    return await project_action(request, lambda report, form: projects.decide(
+        report, str(form.get("outcome", "")), form.get("cpne_date"),
+        str(form.get("cpne_minutes", "")), now(request)))
+
+
+@allow("admin")
+async def project_pdf(request: Request) -> Response:
+    from backend import documents
+
+    report = await projects.get(await scope_of(request), request.path_params["id"])
+    data = await documents.pdf(request, "documents/opportunity.html", {
+        "report": report, "branch": report.certificate.branch, "today": now(request).date()})
+    return documents.pdf_response(data, f"rapport-opportunite-{report.certificate.code}.pdf")
+
+
+routes += [
+    Route("/admin/projects", projects_list, name="branch_projects"),
+    Route("/admin/projects/new", project_new, methods=["POST"], name="branch_project_new"),
+    Route("/admin/projects/{id:int}", project, name="branch_project"),
+    Route("/admin/projects/{id:int}/save", project_save, methods=["POST"],
+          name="branch_project_save"),
+    Route("/admin/projects/{id:int}/existing", project_add_existing, methods=["POST"],
+          name="branch_project_existing"),
+    Route("/admin/projects/{id:int}/submit", project_submit, methods=["POST"],
+          name="branch_project_submit"),
+    Route("/admin/projects/{id:int}/decision", project_decision, methods=["POST"],
+          name="branch_project_decision"),
+    Route("/admin/projects/{id:int}/report.pdf", project_pdf, name="branch_project_pdf"),
 ]

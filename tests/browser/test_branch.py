@@ -120,3 +120,29 @@ async def test_the_admin_manages_the_catalogue_by_links(phone, branch_server):
     await page.get_by_role("link", name="Voir le catalogue public").click()
     await page.wait_for_url("**/catalogue")
     assert await page.get_by_role("link", name="Fabricant installateur", exact=False).is_visible()
+
+
+async def test_the_admin_starts_a_project_and_reaches_its_report(phone):
+    page = phone
+    await log_in(page, "/admin", ADMIN)
+    await page.get_by_role("link", name="Projets de CQP").click()
+    await page.wait_for_url("**/admin/projects")
+    await page.get_by_label("Code du futur CQP").fill("CQP-BROWSER")
+    await page.get_by_label("Intitulé").fill("Projet vu au téléphone")
+    await page.get_by_role("button", name="Créer le projet").click()
+    await page.wait_for_url("**/admin/projects/*")
+    assert await page.get_by_role("heading", name="CQP-BROWSER — Projet vu au téléphone") \
+        .is_visible()
+    await page.get_by_label("Emplois et compétences recherchés").fill("Poseurs")
+    await page.get_by_role("button", name="Enregistrer le brouillon").click()
+    await page.wait_for_url("**/admin/projects/*")
+    await no_sideways_scroll(page)
+    await page.fill("#q", "RNCP35809")
+    await page.get_by_role("button", name="Rechercher").click()
+    await page.get_by_role("button", name="Ajouter aux certifications étudiées").click()
+    await page.wait_for_url("**/admin/projects/*")
+    assert await page.get_by_label("RNCP35809", exact=False).first.is_visible()
+    href = await page.get_by_role("link", name="Le rapport en PDF").get_attribute("href")
+    pdf = await page.request.get(href)  # with the page's session
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert (await pdf.body()).startswith(b"%PDF")

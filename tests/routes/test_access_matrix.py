@@ -282,6 +282,19 @@ ROWS = [
         plain("/admin/catalogue/CQP-FIOMB/figures", data={}), ADMIN_ONLY),
     Row("POST", "/admin/catalogue/{code}/{version}/status",
         plain("/admin/catalogue/CQP-FIOMB/2026-1/status", data={}), ADMIN_ONLY),
+    # --- CQP projects and their opportunity reports (an unknown project is 404 to admins;
+    # --- tests/routes/test_projects.py reads real ones, of the admin's branch and another's)
+    Row("GET", "/admin/projects", plain("/admin/projects"), ADMIN_ONLY),
+    Row("POST", "/admin/projects/new", plain("/admin/projects/new", data={}), ADMIN_ONLY),
+    *[Row(method, path, plain(path.replace("{id:int}", "999999"),
+                              **({"data": {}} if method == "POST" else {})),
+          {**ADMIN_ONLY, "admin": (404, 404)})
+      for method, path in (("GET", "/admin/projects/{id:int}"),
+                           ("POST", "/admin/projects/{id:int}/save"),
+                           ("POST", "/admin/projects/{id:int}/existing"),
+                           ("POST", "/admin/projects/{id:int}/submit"),
+                           ("POST", "/admin/projects/{id:int}/decision"),
+                           ("GET", "/admin/projects/{id:int}/report.pdf"))],
     # --- the public catalogue (no login)
     Row("GET", "/catalogue", plain("/catalogue"), PUBLIC),
     Row("GET", "/catalogue/feed.atom", plain("/catalogue/feed.atom"), PUBLIC),

@@ -222,3 +222,55 @@ routes += [
           name="branch_project_decision"),
     Route("/admin/projects/{id:int}/report.pdf", project_pdf, name="branch_project_pdf"),
 ]
+
+
+# --- the inventory (état des lieux) ---------------------------------------------------------
+
+
+async def the_inventory(request: Request):
+    from backend.domain import inventories
+
+    scope = await scope_of(request)
+    return await inventories.inventory(scope.branch_ids, request.app.state.registry,
+                                       now(request).date())
+
+
+@allow("admin")
+async def inventory_page(request: Request) -> Response:
+    from backend.domain.inventory import funnel_svg, histogram_svg
+
+    found = await the_inventory(request)
+    reports = {r.certificate.code: r for r in await projects.of_scope(await scope_of(request))}
+    return await render(request, "branch/inventory.html", {
+        "inv": found, "reports": reports, "funnel_svg": funnel_svg,
+        "histogram_svg": histogram_svg})
+
+
+@allow("admin")
+async def inventory_csv(request: Request) -> Response:
+    from backend.domain.inventory import to_csv
+
+    found = await the_inventory(request)
+    return Response(to_csv(found), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="etat-des-lieux-{found.today}.csv"'})
+
+
+@allow("admin")
+async def inventory_xlsx(request: Request) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from backend.domain.inventory import to_xlsx
+
+    found = await the_inventory(request)
+    data = await run_in_threadpool(to_xlsx, found)
+    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
+                    "spreadsheetml.sheet", headers={
+                        "Content-Disposition":
+                            f'attachment; filename="etat-des-lieux-{found.today}.xlsx"'})
+
+
+routes += [
+    Route("/admin/inventory", inventory_page, name="branch_inventory"),
+    Route("/admin/inventory.csv", inventory_csv, name="branch_inventory_csv"),
+    Route("/admin/inventory.xlsx", inventory_xlsx, name="branch_inventory_xlsx"),
+]

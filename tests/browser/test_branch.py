@@ -146,3 +146,16 @@ async def test_the_admin_starts_a_project_and_reaches_its_report(phone):
     pdf = await page.request.get(href)  # with the page's session
     assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
     assert (await pdf.body()).startswith(b"%PDF")
+
+
+async def test_the_admin_reads_the_inventory_on_a_phone(phone):
+    page = phone
+    await log_in(page, "/admin", ADMIN)
+    await page.get_by_role("link", name="État des lieux des CQP").click()
+    await page.wait_for_url("**/admin/inventory")
+    assert await page.get_by_role("heading", name="CQP-FIOMB — version 2026-1").is_visible()
+    assert await page.locator("svg.chart").count() >= 1
+    await no_sideways_scroll(page)
+    href = await page.get_by_role("link", name="Exporter en XLSX").get_attribute("href")
+    book = await page.request.get(href)
+    assert book.status == 200 and (await book.body()).startswith(b"PK")

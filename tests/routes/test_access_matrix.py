@@ -282,6 +282,8 @@ ROWS = [
         plain("/admin/catalogue/CQP-FIOMB/figures", data={}), ADMIN_ONLY),
     Row("POST", "/admin/catalogue/{code}/{version}/status",
         plain("/admin/catalogue/CQP-FIOMB/2026-1/status", data={}), ADMIN_ONLY),
+    *[Row("GET", path, plain(path), ADMIN_ONLY)
+      for path in ("/admin/inventory", "/admin/inventory.csv", "/admin/inventory.xlsx")],
     # --- CQP projects and their opportunity reports (an unknown project is 404 to admins;
     # --- tests/routes/test_projects.py reads real ones, of the admin's branch and another's)
     Row("GET", "/admin/projects", plain("/admin/projects"), ADMIN_ONLY),

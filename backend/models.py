@@ -575,3 +575,29 @@ class OpportunityReport(Model):
 
     class Meta:
         table = "opportunity_report"
+
+
+CANDIDATE_ROUTES = ("employee", "job_seeker")
+SIZE_BANDS = ("1-10", "11-49", "50-249", "250+")
+
+
+class CandidateRoute(Model):
+    """How a candidate came to the CQP, when recorded at enrolment: employee or job seeker."""
+
+    enrolment = fields.OneToOneField("models.Enrolment", related_name="candidate_route",
+                                     primary_key=True, on_delete=fields.CASCADE)
+    route = fields.CharField(max_length=16)
+
+    class Meta:
+        table = "candidate_route"
+
+
+class CompanySize(Model):
+    """A company's headcount band, for the branch's inventory."""
+
+    company = fields.OneToOneField("models.Organisation", related_name="size",
+                                   primary_key=True, on_delete=fields.CASCADE)
+    band = fields.CharField(max_length=8)
+
+    class Meta:
+        table = "company_size"

@@ -21,16 +21,17 @@ from backend.domain.inventory import (
     VersionLine,
 )
 from backend.domain.referentials import Registry
-from backend.models import Certificate, OpportunityReport, RegisterCertification
+from backend.models import SIZE_BANDS, Certificate, OpportunityReport, RegisterCertification
 
 # Per enrolment of the branches' companies: its last observation, whether it presented a
 # dossier, how many distinct blocks it had validated and when the last one was.
 ENROLMENTS = """
 SELECT e.referential_code AS code, e.referential_version AS version, e.company_id AS company,
        e.started_on AS started_on, a.last_on AS last_on, d.n AS dossiers,
-       v.blocks AS validated_blocks, v.last_at AS validated_at
+       v.blocks AS validated_blocks, v.last_at AS validated_at, r.route AS route
 FROM enrolment e
 JOIN organisation c ON c.id = e.company_id
+LEFT JOIN candidate_route r ON r.enrolment_id = e.id
 LEFT JOIN (SELECT o.enrolment_id, MAX(o.observed_on) AS last_on FROM observation o
            GROUP BY o.enrolment_id) a ON a.enrolment_id = e.id
 LEFT JOIN (SELECT s.enrolment_id, COUNT(*) AS n FROM dossier s GROUP BY s.enrolment_id) d
@@ -47,6 +48,8 @@ SELECT x.code, x.version, COUNT(*) AS enrolled,
        SUM(CASE WHEN x.last_on >= ? THEN 1 ELSE 0 END) AS active,
        SUM(CASE WHEN x.dossiers > 0 THEN 1 ELSE 0 END) AS presented,
        SUM(CASE WHEN x.validated_blocks > 0 THEN 1 ELSE 0 END) AS with_validated,
+       SUM(CASE WHEN x.route = 'employee' THEN 1 ELSE 0 END) AS employees,
+       SUM(CASE WHEN x.route = 'job_seeker' THEN 1 ELSE 0 END) AS job_seekers,
        COUNT(DISTINCT x.company) AS companies
 FROM ({enrolments}) x GROUP BY x.code, x.version
 """
@@ -57,6 +60,15 @@ CERTIFIED = """
 SELECT x.code, x.version, x.started_on, x.validated_at, x.last_on, x.validated_blocks
 FROM ({enrolments}) x
 WHERE x.validated_blocks IS NOT NULL OR x.last_on IS NULL OR x.last_on < ?
+"""
+
+SIZES = """
+SELECT COALESCE(z.band, 'unknown') AS band, COUNT(DISTINCT c.id) AS companies
+FROM enrolment e
+JOIN organisation c ON c.id = e.company_id
+LEFT JOIN company_size z ON z.company_id = c.id
+WHERE c.branch_id IN ({branches})
+GROUP BY COALESCE(z.band, 'unknown')
 """
 
 BLOCKS = """
@@ -175,7 +187,10 @@ async def inventory(branch_ids: Sequence[int], registry: Registry, today: date) 
             presented=int(c.get("presented") or 0),
             with_validated_block=int(c.get("with_validated") or 0),
             certified=len(certified[key]), abandoned=abandoned[key],
-            route_unknown=int(c.get("enrolled") or 0),
+            employees=int(c.get("employees") or 0),
+            job_seekers=int(c.get("job_seekers") or 0),
+            route_unknown=int(c.get("enrolled") or 0) - int(c.get("employees") or 0)
+            - int(c.get("job_seekers") or 0),
             companies=int(c.get("companies") or 0),
             blocks=tuple(BlockLine(
                 b.code, b.title, int(by_block.get(b.code, {}).get("presented") or 0),
@@ -188,6 +203,8 @@ async def inventory(branch_ids: Sequence[int], registry: Registry, today: date) 
                                                  [k.code for k in ref.criteria()])
             if c else tuple(k.code for k in ref.criteria()),
         ))
-    total = sum(v.companies for v in result.versions)
-    result.companies_by_band = {"unknown": total} if total else {}  # no size recorded yet
+    order = {band: i for i, band in enumerate(SIZE_BANDS)}
+    sizes = await _run(SIZES.format(branches=branches), [], dialect)
+    result.companies_by_band = {r["band"]: int(r["companies"]) for r in sorted(
+        sizes, key=lambda r: order.get(r["band"], len(order)))}
     return result

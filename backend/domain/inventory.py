@@ -154,7 +154,8 @@ COLUMNS = ("CQP", "version", "intitulé", "statut", "ouvert le", "fermé le", "r
            "abandons", "salariés", "demandeurs d'emploi", "parcours non renseigné",
            "entreprises", "jours jusqu'à la certification (médiane)", "(90e centile)",
            "critères jamais observés")
-BANDS = {"unknown": "non renseignée"}
+BANDS = {"unknown": "non renseigné", "1-10": "1 à 10 salariés", "11-49": "11 à 49 salariés",
+         "50-249": "50 à 249 salariés", "250+": "250 salariés et plus"}
 BLOCK_COLUMNS = ("CQP", "version", "bloc", "intitulé", "candidats présentés", "validés",
                  "décisions", "taux de réussite")
 

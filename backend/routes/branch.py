@@ -15,7 +15,7 @@ from backend.access import allow
 from backend.auth import current_identity, now
 from backend.domain import admin, certifications, cqps, projects
 from backend.domain.register import fiche_url
-from backend.errors import CarnetError
+from backend.errors import CarnetError, ValidationFailed
 from backend.http import read_form
 from backend.models import CERTIFICATE_STATUSES, Certificate
 from backend.pages import render
@@ -273,4 +273,59 @@ routes += [
     Route("/admin/inventory", inventory_page, name="branch_inventory"),
     Route("/admin/inventory.csv", inventory_csv, name="branch_inventory_csv"),
     Route("/admin/inventory.xlsx", inventory_xlsx, name="branch_inventory_xlsx"),
+]
+
+
+# --- what the inventory counts and the admin records: candidate route, company size ---------
+
+
+@allow("admin")
+async def enrolment_route(request: Request) -> Response:
+    """GET: the candidate's situation at enrolment; POST: record it (or clear it)."""
+    from backend.models import CANDIDATE_ROUTES, CandidateRoute
+
+    scope = await scope_of(request)
+    enrolment = await scope.enrolment(request.path_params["id"])
+    if request.method == "POST":
+        route = str((await read_form(request)).get("route", ""))
+        if route in CANDIDATE_ROUTES:
+            await CandidateRoute.update_or_create(enrolment_id=enrolment.id,
+                                                  defaults={"route": route})
+        elif route == "":
+            await CandidateRoute.filter(enrolment_id=enrolment.id).delete()
+        else:
+            raise ValidationFailed("Situation inconnue.", code="candidate_route_unknown")
+        return RedirectResponse(f"/admin/enrolments/{enrolment.id}", status_code=303)
+    found = await CandidateRoute.get_or_none(enrolment_id=enrolment.id)
+    await enrolment.fetch_related("candidate")
+    return await render(request, "branch/route.html", {
+        "enrolment": enrolment, "candidate_route": found.route if found else ""})
+
+
+@allow("admin")
+async def company_size(request: Request) -> Response:
+    """GET: the company's headcount band; POST: record it (or clear it)."""
+    from backend.models import SIZE_BANDS, CompanySize
+
+    scope = await scope_of(request)
+    company = await scope.company(request.path_params["id"])
+    if request.method == "POST":
+        band = str((await read_form(request)).get("band", ""))
+        if band in SIZE_BANDS:
+            await CompanySize.update_or_create(company_id=company.id, defaults={"band": band})
+        elif band == "":
+            await CompanySize.filter(company_id=company.id).delete()
+        else:
+            raise ValidationFailed("Taille inconnue.", code="company_size_unknown")
+        return RedirectResponse(f"/admin/companies/{company.id}", status_code=303)
+    found = await CompanySize.get_or_none(company_id=company.id)
+    return await render(request, "branch/size.html", {
+        "company": company, "company_band": found.band if found else ""})
+
+
+routes += [
+    Route("/admin/enrolments/{id:int}/route", enrolment_route, methods=["GET", "POST"],
+          name="branch_enrolment_route"),
+    Route("/admin/companies/{id:int}/size", company_size, methods=["GET", "POST"],
+          name="branch_company_size"),
 ]

@@ -284,6 +284,12 @@ ROWS = [
         plain("/admin/catalogue/CQP-FIOMB/2026-1/status", data={}), ADMIN_ONLY),
     *[Row("GET", path, plain(path), ADMIN_ONLY)
       for path in ("/admin/inventory", "/admin/inventory.csv", "/admin/inventory.xlsx")],
+    *[Row(method, template.replace("{}", "{id:int}"),
+          admin_object(template, attribute, **({"data": {}} if method == "POST" else {})),
+          ADMIN_OBJECT)
+      for template, attribute in (("/admin/enrolments/{}/route", "enrolment"),
+                                  ("/admin/companies/{}/size", "company"))
+      for method in ("GET", "POST")],
     # --- CQP projects and their opportunity reports (an unknown project is 404 to admins;
     # --- tests/routes/test_projects.py reads real ones, of the admin's branch and another's)
     Row("GET", "/admin/projects", plain("/admin/projects"), ADMIN_ONLY),

@@ -56,6 +56,18 @@ async def test_the_admin_reads_and_exports_the_inventory(client, db):
     await decide(e2, w, ref.blocks[0].code, "not_validated", at)
     await f.login(client, w.admin)
     assert "/admin/inventory\"" in (await client.get("/admin")).text
+    assert f"/admin/enrolments/{e1.id}/route" in (await client.get(
+        f"/admin/enrolments/{e1.id}")).text
+    assert (await client.post(f"/admin/enrolments/{e1.id}/route",
+                              data={"route": "job_seeker"})).status_code == 303
+    assert 'value="job_seeker" selected' in (await client.get(
+        f"/admin/enrolments/{e1.id}/route")).text
+    assert f"/admin/companies/{w.company.id}/size" in (await client.get(
+        f"/admin/companies/{w.company.id}")).text
+    assert (await client.post(f"/admin/companies/{w.company.id}/size",
+                              data={"band": "1-10"})).status_code == 303
+    assert (await client.post(f"/admin/companies/{w.company.id}/size",
+                              data={"band": "huge"})).status_code == 422
     page = await client.get("/admin/inventory")
     assert page.status_code == 200
     for text in ("CQP-FIOMB — version 2026-1", "<svg", "Exporter en XLSX",
@@ -68,8 +80,10 @@ async def test_the_admin_reads_and_exports_the_inventory(client, db):
     got = dict(zip(header, line, strict=False))
     assert got["CQP"] == "CQP-FIOMB" and got["statut"] == "open"
     assert (got["inscrits"], got["actifs 90 j"], got["dossier présenté"], got["bloc validé"],
-            got["certifiés"], got["abandons"], got["entreprises"]) == \
-        ("2", "1", "2", "1", "1", "1", "2")
+            got["certifiés"], got["abandons"], got["entreprises"], got["salariés"],
+            got["demandeurs d'emploi"], got["parcours non renseigné"]) == \
+        ("2", "1", "2", "1", "1", "1", "2", "0", "1", "1")
+    assert ["1 à 10 salariés", "1"] in rows and ["non renseigné", "1"] in rows
     assert got["jours jusqu'à la certification (médiane)"] == "280"
     never = got["critères jamais observés"].split()
     assert "C1.1.a" not in never and "C1.1.c" not in never and len(never) == \

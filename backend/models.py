@@ -363,6 +363,23 @@ class Decision(Model):
         table = "decision"
 
 
+class DeliveredCertificate(Model):
+    """A certificate delivered to a candidate: its number, its date and what it rests on (the
+    sealed record: decisions, minutes, referential version). Stored once, it never expires."""
+
+    id = fields.IntField(primary_key=True)
+    enrolment = fields.OneToOneField("models.Enrolment", related_name="delivered_certificate")
+    number = fields.CharField(max_length=64, unique=True)
+    delivered_on = fields.DateField()
+    referential_version = fields.CharField(max_length=32)
+    record = fields.JSONField()  # jury.certificate_record
+    record_sha256 = fields.CharField(max_length=64)  # also in its audit event
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "delivered_certificate"
+
+
 class AuditEvent(Model):
     """Append-only and hash-chained: each row's hash covers the previous hash."""
 

@@ -209,13 +209,24 @@ SCHEMAS: dict[str, Schema] = {
         "id": INTEGER, "dossier": INTEGER, "outcome": {"type": "string", "enum": list(OUTCOMES)},
         "reasons": STRING, "recommendations": STRING, "decided_by": INTEGER,
         "decided_at": DATE_TIME, "manifest_sha256": SHA256,
+        "deliberation": nullable({"type": "array", "items": obj({
+            "person": INTEGER, "college": STRING, "president": BOOLEAN,
+            "vote": {"type": "string", "enum": list(OUTCOMES)}})}),
+        "excluded": nullable({"type": "array", "items": obj({
+            "person": INTEGER, "reason": STRING})}),
     }),
     "DecisionInput": obj({
         "outcome": {"type": "string", "enum": list(OUTCOMES)},
         "reasons": nullable({**STRING, "maxLength": MAX_REASONS,
-                             "description": "Required (not blank) for `not_validated`."}),
+                             "description": "Required (not blank), whatever the outcome."}),
         "recommendations": nullable({**STRING, "maxLength": MAX_REASONS}),
-    }, required=["outcome"], additionalProperties=False),
+        "votes": {"type": "object", "additionalProperties": {"type": "string",
+                                                              "enum": list(OUTCOMES)},
+                  "description": "The vote of each member present at the deliberation, by "
+                                 "person id; entered by the session's president (the "
+                                 "decision is the jury's: quorum, composition and majority "
+                                 "of the certificate's rules)."},
+    }, required=["outcome", "reasons", "votes"], additionalProperties=False),
     "AppealInput": obj({"grounds": {**STRING, "minLength": 1, "maxLength": MAX_GROUNDS,
                                     "description": "Why the candidate appeals (not blank)."}},
                        additionalProperties=False),
@@ -232,6 +243,10 @@ SCHEMAS: dict[str, Schema] = {
         "outcome": {"type": "string",
                     "enum": ["certificate", "partial", "not_delivered", "in_progress"]},
         "reason": STRING, "delivered_on": nullable(DATE),
+        "certificate": nullable(obj({
+            "number": STRING, "delivered_on": DATE, "referential_version": STRING,
+            "record_sha256": SHA256}, description="The delivered certificate, stored: it "
+            "never expires.")),
         "blocks": {"type": "array", "items": obj({
             "code": STRING, "title": STRING,
             "status": {"type": "string", "enum": ["validated", "held", "expired",
@@ -490,7 +505,8 @@ PATHS: dict[str, dict[str, Any]] = {
             **ok(ref("Dossier")), **error_responses(401, 404)},
         tag="jury", operationId="getDossier", parameters=[DOSSIER_ID])},
     "/api/v1/dossiers/{id}/decision": {"put": op(
-        "Decide on a dossier (one decision per dossier)", {
+        "Record the jury's decision on a dossier (one per dossier): its president enters the "
+        "outcome with the vote of each member present", {
             **ok(ref("Decision"), "Decided.", 201),
             **error_responses(400, 401, 403, 404, 409, 413, 415, 422)},
         tag="jury", operationId="decide", parameters=[DOSSIER_ID],

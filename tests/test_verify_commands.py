@@ -230,7 +230,7 @@ async def test_evidence_recorded_after_a_refusal_does_not_disturb_the_old_dossie
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
     await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
-                     json={"outcome": "not_validated", "reasons": "Insuffisant"})
+                     json=decision(w, "not_validated", reasons="Insuffisant"))
     await observation_row(w.enrolment, w.tutor, w.enrolment.started_on,
                           ratings={"C4.1.a": "met"})  # the block reopened
     assert await dossiers.verify_dossier(dossier["id"], app.state.registry,
@@ -325,7 +325,7 @@ async def decided(client, app, w, outcome: str = "validated", **changes) -> tupl
     dossier = await submitted(client, app, w, session=w.session)
     await f.login(client, w.jury_employer)
     response = await client.put(f"/api/v1/dossiers/{dossier['id']}/decision",
-                                json=decision(outcome, **changes))
+                                json=decision(w, outcome, **changes))
     assert response.status_code in (200, 201), response.text
     return dossier, await Decision.get(dossier_id=dossier["id"])
 

@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from backend import audit
 from backend.domain import accounts, enrolments, jury
+from backend.domain.progress import add_months
 from backend.domain.referentials import Registry
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.http import bounded_int, row_id
@@ -89,14 +90,10 @@ def invitation_status(invitation: Invitation, at: datetime) -> str:
     return "expired" if invitation.expires_at <= at else "pending"
 
 
-def held_until(decided_on: date, validity_years: int | None) -> date | None:
-    """Capitalised blocks last `validity_years` (None: for life)."""
-    if validity_years is None:
-        return None
-    try:
-        return decided_on.replace(year=decided_on.year + validity_years)
-    except ValueError:  # 29 February
-        return decided_on.replace(year=decided_on.year + validity_years, day=28)
+def held_until(decided_on: date, validity_months: int | None) -> date | None:
+    """Capitalised blocks count `validity_months` toward a certificate not yet delivered
+    (None: for life)."""
+    return None if validity_months is None else add_months(decided_on, validity_months)
 
 
 @dataclass(frozen=True)
@@ -521,7 +518,7 @@ async def record_held_block(scope: Scope, enrolment: Enrolment, registry: Regist
     if decided > today:
         raise ValidationFailed("La date de la décision ne peut pas être dans le futur.",
                                code="invalid_date")
-    until = held_until(decided, decided_in.block_validity_years)
+    until = held_until(decided, decided_in.validity_months)
     if until is not None and until < today:
         raise ValidationFailed(f"La capitalisation de ce bloc a expiré le {until:%d/%m/%Y}.",
                                code="held_block_expired")

@@ -37,6 +37,7 @@ from backend.http import row_id
 from backend.models import (
     AuditEvent,
     Decision,
+    DeliveredCertificate,
     Dossier,
     Enrolment,
     HeldBlock,
@@ -616,7 +617,8 @@ async def president_seat(identity: Identity, session_id: int, cutoff: datetime) 
 
 
 async def close_session(identity: Identity, session_id: int, *, clock: Clock,
-                        cutoff: datetime, early: bool = False) -> JurySession:
+                        cutoff: datetime, early: bool = False,
+                        registry: Registry | None = None) -> JurySession:
     """The president closes: every dossier decided (each decision met its certificate's rules
     of deliberation when it was recorded), the session's composition met (both colleges, one
     president, the presidency alternating). Decisions are final, and shown to the candidates,
@@ -658,7 +660,47 @@ async def close_session(identity: Identity, session_id: int, *, clock: Clock,
             await announcements.decision_published(
                 conn, line.dossier.enrolment_id, line.dossier.block_code,
                 line.decision.outcome, session.closed_at)
+        if registry is not None:
+            for line in {line.dossier.enrolment_id: line for line in lines}.values():
+                await deliver_certificate(identity, line.dossier.enrolment, registry,
+                                          french_day(session.closed_at), conn)
     return session
+
+
+def certificate_number(ref: Referential, enrolment_id: int, day: date) -> str:
+    """One certificate per enrolment: its number says which certificate, when and whose."""
+    return f"{ref.code}-{day.year}-{enrolment_id:06d}"
+
+
+async def deliver_certificate(identity: Identity, enrolment: Enrolment, registry: Registry,
+                              day: date, conn: Any) -> DeliveredCertificate | None:
+    """Store the certificate of an enrolment whose blocks are now all acquired (one at least by
+    a decision of a Carnet jury): its number, its date, the decisions and minutes it rests on
+    and the referential version, sealed by its audit event. Delivered once, it never expires."""
+    ref = registry.find(enrolment.referential_code, enrolment.referential_version)
+    if ref is None or await DeliveredCertificate.filter(
+            enrolment_id=enrolment.id).using_db(conn).exists():
+        return None
+    found = await enrolment_outcome(enrolment, ref, day, conn=conn)
+    if found.outcome.kind != "certificate":
+        return None
+    used = {b.dossier for b in found.outcome.blocks if b.dossier}
+    sessions = dict(await Dossier.filter(id__in=list(used) or [-1]).using_db(conn).values_list(
+        "session_id", "session__minutes_sha256"))
+    number = certificate_number(ref, enrolment.id, found.outcome.delivered_on)
+    record = jury.certificate_record(number=number, enrolment=enrolment.id,
+                                     candidate=enrolment.candidate_id, ref=ref,
+                                     outcome=found.outcome, sessions=sessions)
+    certificate = await DeliveredCertificate.create(
+        enrolment_id=enrolment.id, number=number, delivered_on=found.outcome.delivered_on,
+        referential_version=ref.version, record=record, record_sha256=jury.sha256_of(record),
+        using_db=conn)
+    await audit.record("certificate.delivered", actor_id=identity.id,
+                       subject=f"certificate:{certificate.id}",
+                       payload={"certificate": record,
+                                "certificate_sha256": certificate.record_sha256},
+                       connection=conn)
+    return certificate
 
 
 def minutes_record(session: JurySession, members: list[JuryMember],
@@ -807,18 +849,22 @@ def appeal_record(d: Dossier, reviewed: Decision) -> dict[str, Any]:
 class EnrolmentOutcome:
     outcome: jury.Outcome
     dossiers: list[dict[str, Any]]  # every dossier with its session and decision, oldest first
+    certificate: DeliveredCertificate | None = None  # once delivered
 
 
 async def enrolment_outcome(enrolment: Enrolment, ref: Referential,
-                            today: date) -> EnrolmentOutcome:
-    held = await HeldBlock.filter(enrolment_id=enrolment.id).values_list(
+                            today: date, conn: Any = None) -> EnrolmentOutcome:
+    held = await HeldBlock.filter(enrolment_id=enrolment.id).using_db(conn).values_list(
         "block_code", "decided_on", "referential_version")
-    dossiers = await Dossier.filter(enrolment_id=enrolment.id).order_by("id").values(
-        "id", "block_code", "submitted_at", "review_of_id", "manifest_sha256", "session_id",
-        "session__held_on", "session__place", "session__status")
+    dossiers = await Dossier.filter(enrolment_id=enrolment.id).using_db(conn).order_by(
+        "id").values("id", "block_code", "submitted_at", "review_of_id", "manifest_sha256",
+                     "session_id", "session__held_on", "session__place", "session__status")
     decisions = {d["dossier_id"]: d for d in await Decision.filter(
-        dossier__enrolment_id=enrolment.id).values(
+        dossier__enrolment_id=enrolment.id).using_db(conn).values(
         "dossier_id", "outcome", "reasons", "recommendations", "decided_at")}
+    stored = await DeliveredCertificate.get_or_none(enrolment_id=enrolment.id).using_db(conn)
+    delivered = None if stored is None else jury.Delivered(
+        stored.number, stored.delivered_on, tuple(stored.record.get("blocks") or ()))
     records = []
     for d in dossiers:
         decision = decisions.get(d["id"])
@@ -833,12 +879,18 @@ async def enrolment_outcome(enrolment: Enrolment, ref: Referential,
             reasons=decision["reasons"] if decision else "",
             recommendations=decision["recommendations"] if decision else "",
             review_of=d["review_of_id"]))
-    outcome = jury.compute_outcome(ref, [HeldRecord(*h) for h in held], records, today)
-    return EnrolmentOutcome(outcome, dossiers)
+    outcome = jury.compute_outcome(ref, [HeldRecord(*h) for h in held], records, today,
+                                   delivered)
+    return EnrolmentOutcome(outcome, dossiers, stored)
 
 
 def outcome_json(enrolment: Enrolment, found: EnrolmentOutcome) -> dict[str, Any]:
-    return {"enrolment": enrolment.id, **jury.outcome_dict(found.outcome), "dossiers": [
+    c = found.certificate
+    return {"enrolment": enrolment.id, **jury.outcome_dict(found.outcome),
+            "certificate": None if c is None else {
+                "number": c.number, "delivered_on": c.delivered_on.isoformat(),
+                "referential_version": c.referential_version,
+                "record_sha256": c.record_sha256}, "dossiers": [
         {"id": d["id"], "block": d["block_code"], "submitted_at": jury.instant(d["submitted_at"]),
          "review_of": d["review_of_id"], "manifest_sha256": d["manifest_sha256"],
          "session": None if d["session_id"] is None else {
@@ -1096,6 +1148,33 @@ async def check_all_seals() -> list[str]:
             problems += await check_appeal_seal(dossier)
     for session_id in sorted(session_ids):
         problems += await check_closing(session_id)
+    return problems + await check_certificates()
+
+
+async def check_certificates() -> list[str]:
+    """Every delivered certificate against its certificate.delivered event, either way."""
+    problems = []
+    rows = {c.id: c for c in await DeliveredCertificate.all().order_by("id")}
+    events = {int(s.partition(":")[2]) for s in await AuditEvent.filter(
+        action="certificate.delivered").values_list("subject", flat=True)
+        if s.partition(":")[2].isdigit()}
+    for cid in sorted(rows.keys() | events):
+        what = f"certificate {cid}"
+        event, found = await _sealing_event("certificate.delivered", f"certificate:{cid}")
+        problems += found
+        row = rows.get(cid)
+        if row is None:
+            problems.append(f"{what}: delivered in audit event {event.id}, missing from the "
+                            "rows")
+        elif event is None:
+            problems.append(f"{what}: no certificate.delivered audit event")
+        else:
+            problems += seals.seal_problems(
+                what, {**row.record, "number": row.number,
+                       "delivered_on": row.delivered_on.isoformat()},
+                stored=row.record_sha256, event_id=event.id,
+                carried=event.payload.get("certificate_sha256"),
+                sealed=event.payload.get("certificate"))
     return problems
 
 

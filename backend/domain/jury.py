@@ -25,7 +25,7 @@ from backend.domain.progress import (
     HeldBlock,
     RatingEvent,
     ReflectionItem,
-    _add_years,
+    add_months,
     compute_progress,
 )
 from backend.domain.referentials import Block, JuryRules, Referential
@@ -584,12 +584,13 @@ class Outcome:
         return tuple(b for b in self.blocks if b.acquired)
 
 
-def _until(decided_on: date, years: int | None) -> date | None:
-    return None if years is None else _add_years(decided_on, years)
+def _until(decided_on: date, months: int | None) -> date | None:
+    return None if months is None else add_months(decided_on, months)
 
 
 def _acquisitions(block: Block, held: list[HeldBlock], final: list[DossierRecord],
                   years: int | None) -> list[BlockOutcome]:
+    """`years`: the validity in months (None: for life)."""
     found = [BlockOutcome(block.code, block.title, "validated", "", d.decided_on,
                           _until(d.decided_on, years), d.reasons, d.recommendations, d.id)
              for d in final if d.outcome == "validated"]
@@ -637,19 +638,66 @@ def _with(o: BlockOutcome, reason: str, status: str | None = None) -> BlockOutco
                         o.reasons, o.recommendations, o.dossier)
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """A delivered certificate as stored (`certificate_record`): it never expires."""
+
+    number: str
+    delivered_on: date
+    blocks: tuple[Mapping[str, Any], ...]  # {code, title, status, decided_on, dossier}
+
+
+def delivered_outcome(certificate: Delivered) -> Outcome:
+    """The outcome of an enrolment whose certificate was delivered: the stored record, whatever
+    today's date (validity only limits how long a block counts toward a certificate not yet
+    delivered)."""
+    blocks = tuple(BlockOutcome(
+        b["code"], b["title"], b["status"],
+        f"acquis le {_fr(date.fromisoformat(b['decided_on']))}, certificat n° "
+        f"{certificate.number}", date.fromisoformat(b["decided_on"]), None,
+        dossier=b.get("dossier")) for b in certificate.blocks)
+    return Outcome("certificate", f"certificat n° {certificate.number} délivré le "
+                   f"{_fr(certificate.delivered_on)}", blocks, certificate.delivered_on)
+
+
+def certificate_record(*, number: str, enrolment: int, candidate: int, ref: Referential,
+                       outcome: Outcome, sessions: Mapping[int, str | None]) -> dict[str, Any]:
+    """What a delivered certificate rests on: each block's decision (dossier) or capitalised
+    block, the minutes of the sessions that decided (their hashes), the referential version.
+    Sealed on its row and in its audit event."""
+    return {
+        "number": number, "enrolment": enrolment, "candidate": candidate,
+        "referential": {"code": ref.code, "version": ref.version, "digest": ref.digest},
+        "delivered_on": outcome.delivered_on.isoformat(),
+        "blocks": [{"code": b.code, "title": b.title, "status": b.status,
+                    "decided_on": b.decided_on.isoformat(), "dossier": b.dossier}
+                   for b in outcome.blocks],
+        "sessions": [{"session": sid, "minutes_sha256": sha}
+                     for sid, sha in sorted(sessions.items())],
+    }
+
+
 def compute_outcome(ref: Referential, held: Iterable[HeldBlock],
-                    dossiers: Iterable[DossierRecord], today: date) -> Outcome:
-    """Certificate when every block is validated or held and still valid; after a closed
-    session, a partial validation (the acquired blocks and their expiry) or no delivery.
+                    dossiers: Iterable[DossierRecord], today: date,
+                    delivered: Delivered | None = None) -> Outcome:
+    """Certificate when every block is validated or held and still valid, one at least by a
+    decision of a Carnet jury; after a closed session, a partial validation (the acquired
+    blocks and their expiry) or no delivery. A delivered certificate (`delivered`) stays.
 
     Only decisions of closed sessions are final (the minutes are signed at closing)."""
+    if delivered is not None:
+        return delivered_outcome(delivered)
     held, dossiers = list(held), list(dossiers)
     blocks = tuple(
         _block_outcome(b, [h for h in held if h.block == b.code],
-                       [d for d in dossiers if d.block == b.code], ref.block_validity_years,
+                       [d for d in dossiers if d.block == b.code], ref.validity_months,
                        today) for b in ref.blocks)
     acquired = [b for b in blocks if b.acquired]
     final_days = [d.decided_on for d in dossiers if d.final and d.decided_on]
+    if len(acquired) == len(blocks) and not any(b.status == "validated" for b in acquired):
+        return Outcome("partial", "tous les blocs sont acquis, mais aucun par une décision "
+                       "d'un jury de la branche : le certificat ne peut être délivré sans elle",
+                       blocks, max(final_days) if final_days else None)
     if len(acquired) == len(blocks):
         day = max(b.decided_on for b in acquired)
         return Outcome("certificate", f"certificat délivré le {_fr(day)} : tous les blocs "

@@ -385,6 +385,15 @@ def _competency(competency: Competency, block: str, facts: _Facts) -> Competency
 # Blocks ---------------------------------------------------------------------------------------
 
 
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when there is none (art. 641)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31,
+            30, 31, 31, 30, 31, 30, 31][month - 1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
+
+
 def _add_years(day: date, years: int) -> date:
     """The same date `years` later; from 29 February, the 28th in a common year.
 
@@ -500,8 +509,8 @@ def _block(block: Block, ref: Referential, facts: _Facts, today: date) -> BlockP
     gaps = _block_gaps(competencies, reflections, facts.rules)
     held = facts.held.get(block.code)
     valid_until = None
-    if held and ref.block_validity_years is not None:
-        valid_until = _add_years(held.decided_on, ref.block_validity_years)
+    if held and ref.validity_months is not None:
+        valid_until = add_months(held.decided_on, ref.validity_months)
     last_activity = _last_activity(competencies, reflection_items)
     decision = facts.decisions.get(block.code)
     state, ready, reason, decided_on = _standing(

@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -84,6 +85,7 @@ class Register:
     kind: str
     number: str | None = None
     level: int | None = None
+    ends_on: date | None = None  # end of the registration (France compétences)
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,18 @@ class Referential:
     blocks: tuple[Block, ...]
     note: str = ""
     jury: JuryRules = JuryRules()
+    block_validity_months: int | None = None  # instead of years (a 24-month capitalisation)
     catalogue: Catalogue = field(default_factory=Catalogue, compare=False)
     source: str = field(default="", compare=False)  # file it came from
     digest: str = field(default="", compare=False)  # sha256 of the parsed content
+
+    @property
+    def validity_months(self) -> int | None:
+        """How long a validated block counts toward a certificate not yet delivered, in
+        months (None: for life). A delivered certificate never expires."""
+        if self.block_validity_months is not None:
+            return self.block_validity_months
+        return None if self.block_validity_years is None else 12 * self.block_validity_years
 
     @property
     def key(self) -> tuple[str, str]:
@@ -141,6 +152,35 @@ class Referential:
         return None
 
 
+def _months_before(day: date, months: int) -> date:
+    month = day.month - 1 - months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+REGISTER_WARNING_MONTHS = 6
+
+
+def register_warnings(ref: Referential, today: date) -> list[str]:
+    """What the admin is warned of about a certificate's registration (France compétences):
+    its end, from six months before it."""
+    ends = ref.register.ends_on if ref.register else None
+    if ends is None:
+        return []
+    name = f"{ref.title} ({ref.register.number or ref.code}, version {ref.version})"
+    if today > ends:
+        return [f"L'enregistrement de {name} a pris fin le {ends:%d/%m/%Y}."]
+    if today >= _months_before(ends, REGISTER_WARNING_MONTHS):
+        return [f"L'enregistrement de {name} prend fin le {ends:%d/%m/%Y}, dans moins de six "
+                "mois : préparez son renouvellement auprès de France compétences."]
+    return []
+
+
 # --- Loading ---------------------------------------------------------------------------------
 
 # Codes and versions appear in URLs (/api/v1/referentials/{code}/{version}) and as JSON keys.
@@ -155,13 +195,20 @@ _TOP_KEYS = {
     "branch": False,
     "register": False,
     "block_validity_years": False,
+    "block_validity_months": False,
     "rules": False,
     "jury": False,
-    "blocks": True,
+    "blocks": False,  # required, but for a Répertoire spécifique certification (competencies)
+    "competencies": False,
     "note": False,
     "catalogue": False,
 }
-_REGISTER_KEYS = {"kind": True, "number": False, "level": False}
+_REGISTER_KEYS = {"kind": True, "number": False, "level": False, "ends_on": False}
+# The register number's form by kind (France compétences): RNCP12345, RS5678.
+REGISTER_NUMBERS = {"rncp": re.compile(r"RNCP\d+"), "rs": re.compile(r"RS\d+"),
+                    "transmitted": re.compile(r"(RNCP|RS)\d+")}
+RNCP_LEVELS = range(3, 9)  # levels 3 to 8 of the national framework
+IMPLICIT_BLOCK = "RS"  # the one block of a Répertoire spécifique certification without blocks
 _JURY_KEYS = {"quorum": False, "composition": False, "majority": False,
               "casting_vote": False}
 _RULES_KEYS = {"criterion_acquired": False, "block_ready": False}
@@ -341,6 +388,12 @@ def _digest(referential: Referential) -> str:
             del block["note"]
     if referential.jury == JuryRules():  # added later, as the notes
         del content["jury"]
+    if referential.block_validity_months is None:
+        del content["block_validity_months"]
+    if content["register"] and content["register"].get("ends_on") is None:
+        content["register"].pop("ends_on", None)
+    elif content["register"]:
+        content["register"]["ends_on"] = content["register"]["ends_on"].isoformat()
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -421,21 +474,31 @@ class _Reader:
             return None
         found = self.fields(root, "", _TOP_KEYS)
         self.check_format(found.get("format"), root)
-        blocks = self.items(found.get("blocks"), "blocks", "")
+        register = self.register(found.get("register"))
+        title = self.text(found.get("title"), "title", "", required=True)
         return Referential(
             code=self.identifier(found.get("code"), "code", ""),
             version=self.identifier(found.get("version"), "version", ""),
-            title=self.text(found.get("title"), "title", "", required=True),
+            title=title,
             branch=self.text(found.get("branch"), "branch", "") or "",
-            register=self.register(found.get("register")),
+            register=register,
             block_validity_years=self.integer(found.get("block_validity_years"),
                                               "block_validity_years", "", minimum=1, default=None),
             rules=self.rules(found.get("rules")),
-            blocks=tuple(self.block(n, i) for i, n in blocks),
+            blocks=self.blocks(found, root, register, title),
             note=self.text(found.get("note"), "note", "") or "",
             jury=self.jury(found.get("jury")),
+            block_validity_months=self.validity_months(found),
             catalogue=self.catalogue(found.get("catalogue")),
         )
+
+    def validity_months(self, found: dict[str, Node]) -> int | None:
+        months = self.integer(found.get("block_validity_months"), "block_validity_months", "",
+                              minimum=1, default=None)
+        if months is not None and found.get("block_validity_years") is not None:
+            self.fault(found["block_validity_months"], "give 'block_validity_years' or "
+                       "'block_validity_months', not both")
+        return months
 
     def catalogue(self, node: Node | None) -> Catalogue | None:
         if node is None:
@@ -478,17 +541,59 @@ class _Reader:
         if value is not None and value != FORMAT:
             self.fault(node, f"unsupported format '{value}' (expected {FORMAT})")
 
+    def blocks(self, found: dict[str, Node], root: Node, register: Register | None,
+               title: str | None) -> tuple[Block | None, ...]:
+        """The blocks; a certification of the Répertoire spécifique may have none and list its
+        competencies at the top: they form one implicit block (code RS, the certificate's
+        title)."""
+        competencies = found.get("competencies")
+        if found.get("blocks") is not None:
+            if competencies is not None:
+                self.fault(competencies, "'competencies' at the top is for a Répertoire "
+                           "spécifique certification without blocks; list them in the blocks")
+            return tuple(self.block(n, i) for i, n in self.items(found["blocks"], "blocks", ""))
+        if competencies is None or register is None or register.kind != "rs":
+            # Only a Répertoire spécifique certification (register kind rs) may give its
+            # 'competencies' without blocks.
+            self.fault(root, "missing 'blocks'")
+            return ()
+        return (Block(IMPLICIT_BLOCK, title or "", tuple(
+            self.competency(n, i, "") for i, n in self.items(competencies, "competencies",
+                                                             ""))),)
+
     def register(self, node: Node | None) -> Register | None:
         if node is None:
             return Register(kind="transmitted")
         if not self.is_mapping(node, "'register'"):
             return None
         found = self.fields(node, "register", _REGISTER_KEYS)
-        return Register(
-            kind=self.choice(found.get("kind"), "kind", "register", REGISTER_KINDS),
-            number=self.text(found.get("number"), "number", "register"),
-            level=self.integer(found.get("level"), "level", "register", minimum=1, default=None),
-        )
+        kind = self.choice(found.get("kind"), "kind", "register", REGISTER_KINDS)
+        number = self.text(found.get("number"), "number", "register")
+        if number is not None and kind in REGISTER_NUMBERS \
+                and not REGISTER_NUMBERS[kind].fullmatch(number):
+            expected = {"rncp": "RNCP followed by digits", "rs": "RS followed by digits"}.get(
+                kind, "RNCP or RS followed by digits")
+            self.fault(found["number"], _at("register", f"number '{number}' must be "
+                                                        f"{expected}"))
+        level = self.integer(found.get("level"), "level", "register", minimum=1, default=None)
+        if level is not None and level not in RNCP_LEVELS:
+            self.fault(found["level"], _at("register", f"level must be 3 to 8, got {level}"))
+            level = None
+        return Register(kind=kind, number=number, level=level,
+                        ends_on=self.day(found.get("ends_on"), "ends_on", "register"))
+
+    def day(self, node: Node | None, key: str, where: str) -> date | None:
+        """A date, written YYYY-MM-DD (quoted or not)."""
+        if node is None:
+            return None
+        if isinstance(node, ScalarNode):
+            try:
+                return date.fromisoformat(str(node.value))
+            except ValueError:
+                pass
+        self.fault(node, _at(where, f"'{key}' must be a date YYYY-MM-DD, got "
+                                    f"{_describe(node)}"))
+        return None
 
     def rules(self, node: Node | None) -> Rules | None:
         defaults = Rules()

@@ -61,14 +61,14 @@ class DossierState:
     closed_at: datetime | None  # of its session, None while open or unassigned
 
 
-def dossier_expiry(d: DossierState, terms: Terms, validity_years: int | None
+def dossier_expiry(d: DossierState, terms: Terms, validity_months: int | None
                    ) -> datetime | None:
     """When the dossier's full-size photos may go; None while it must keep everything."""
     if d.outcome is None or d.closed_at is None:
         return None  # undecided, or the session is open (the decision is not final)
     end_of_appeal = d.closed_at + timedelta(days=terms.appeal_days)
-    if d.outcome == "validated" and validity_years is not None:
-        return add_months(end_of_appeal, 12 * validity_years)
+    if d.outcome == "validated" and validity_months is not None:
+        return add_months(end_of_appeal, validity_months)
     return add_months(end_of_appeal, terms.after_decision_months)
 
 
@@ -163,7 +163,7 @@ async def _dossier_photos(enrolment: Enrolment, states: list[DossierState], regi
                           terms: Terms, shrink_by: dict[str, list[datetime | None]]) -> None:
     """Collect, per photo, the expiry of every dossier citing it."""
     ref = registry.find(enrolment.referential_code, enrolment.referential_version)
-    validity = ref.block_validity_years if ref else None
+    validity = ref.validity_months if ref else None
     # An appeal's manifest cites the same photos: its own expiry (None until decided)
     # holds them while the review is pending.
     expiry = {d.id: dossier_expiry(d, terms, validity) for d in states}

@@ -25,6 +25,7 @@ from backend.domain import admin, dossiers, jury
 from backend.domain.accounts import INVITABLE_ROLES, IssuedInvitation
 from backend.domain.admin import Scope
 from backend.domain.evidence import today_in_france
+from backend.domain.referentials import register_warnings
 from backend.errors import CarnetError
 from backend.http import read_form
 from backend.models import (
@@ -91,8 +92,11 @@ async def dashboard(request: Request) -> Response:
     scope = await admin_scope(request)
     counts = await admin.dashboard_counts(scope, now(request))
     waiting = await admin.waiting_for_admin(scope, today_in_france(now(request)))
+    register = [w for ref in request.app.state.registry
+                for w in register_warnings(ref, today_in_france(now(request)))]
     return await page(request, "dashboard.html", {"scope": scope, "counts": counts,
-                                                  "waiting": waiting})
+                                                  "waiting": waiting,
+                                                  "register_warnings": register})
 
 
 # --- companies ---------------------------------------------------------------------
@@ -348,7 +352,7 @@ async def enrolment_context(request: Request, scope: Scope,
     tutorships = await Tutorship.filter(enrolment_id=enrolment.id).select_related(
         "tutor").order_by("designated_on", "id")
     referential = registry.find(enrolment.referential_code, enrolment.referential_version)
-    validity = {r.version: r.block_validity_years
+    validity = {r.version: r.validity_months
                 for r in registry.versions(enrolment.referential_code)}
     held = [(h, admin.held_until(h.decided_on, validity.get(h.referential_version)))
             for h in sorted(enrolment.held_blocks, key=lambda h: h.block_code)]

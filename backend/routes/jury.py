@@ -194,7 +194,8 @@ async def session_page(request: Request) -> Response:
 async def api_close(request: Request) -> Response:
     identity = await current_identity(request)
     session = await dossiers.close_session(identity, path_id(request), clock=clock(request),
-                                           cutoff=jury_cutoff(request))
+                                           cutoff=jury_cutoff(request),
+                                           registry=registry(request))
     members = (await dossiers.session_members([session.id]))[session.id]
     view = await dossiers.session_view(identity, session, members, registry(request))
     return json_response(dossiers.session_json(view, identity))
@@ -206,7 +207,8 @@ async def close_form(request: Request) -> Response:
 
     async def action(form) -> Any:
         await dossiers.close_session(identity, path_id(request), clock=clock(request),
-                                     cutoff=jury_cutoff(request), early=form.get("early") == "1")
+                                     cutoff=jury_cutoff(request), early=form.get("early") == "1",
+                                     registry=registry(request))
         return f"{request.url_for('jury_session', id=path_id(request))}?closed=1"
 
     return await form_action(request, action, lambda error, status: session_page_view(
@@ -396,8 +398,9 @@ async def certificate_pdf(request: Request) -> Response:
         "candidate": await Person.get(id=enrolment.candidate_id),
         "branch": await Organisation.get_or_none(id=company.branch_id),
         "heading": "Certificat" if certificate else "Attestation de blocs de compétences",
-        "issued_on": day, "dossier_ids": used,
-        "digest": jury.sha256_of({"enrolment": enrolment.id, **jury.outcome_dict(outcome)}),
+        "issued_on": day, "dossier_ids": used, "delivered": found.certificate,
+        "digest": found.certificate.record_sha256 if found.certificate else
+        jury.sha256_of({"enrolment": enrolment.id, **jury.outcome_dict(outcome)}),
     }
     data = await documents.pdf(request, "documents/certificate.html", document_context(context))
     name = "certificat" if certificate else "attestation-blocs"

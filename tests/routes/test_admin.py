@@ -506,5 +506,6 @@ async def test_an_added_tutor_and_a_held_block_are_recorded_with_audit_events(cl
 
 
 def test_capitalisation_dates():
-    assert held_until(date(2024, 2, 29), 5) == date(2029, 2, 28)
+    assert held_until(date(2024, 2, 29), 60) == date(2029, 2, 28)
+    assert held_until(date(2024, 1, 31), 24) == date(2026, 1, 31)
     assert held_until(date(2024, 3, 1), None) is None

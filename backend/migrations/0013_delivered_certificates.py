@@ -6,7 +6,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_opportunity_reports')]
+    dependencies = [('models', '0012_candidate_routes_and_company_sizes')]
 
     initial = False
 

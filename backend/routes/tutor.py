@@ -184,7 +184,9 @@ async def render_form(request: Request, relation: Relation, ref: Referential, va
 
 def work_in_progress(ref: Referential, tree, rated: dict[str, str]) -> list[dict]:
     """Blocks with something left to acquire first; in each, the competencies not yet
-    acquired first (unfolded), the acquired ones folded at the end."""
+    acquired first (unfolded), the acquired ones folded at the end. Among those left to
+    do, the ones still missing an expected photo come first (and their blocks): a photo
+    taken after rating one of their criteria counts at once."""
     states = {c.code: c for b in tree.blocks for c in b.competencies}
     criteria = {k.code: k.state for c in states.values() for k in c.criteria}
     blocks = []
@@ -192,13 +194,20 @@ def work_in_progress(ref: Referential, tree, rated: dict[str, str]) -> list[dict
         items = []
         for c in block.competencies:
             done = states[c.code].state == "acquired" if c.code in states else False
+            missing = set(states[c.code].evidence_missing) if c.code in states else set()
+            wants_photo = any(e.kind == "photo" and e.label in missing for e in c.evidence)
+            one_kind = sum(e.kind == "photo" for e in c.evidence) == 1
             items.append({"c": c, "done": done, "open": not done or any(
                 k.code in rated for k in c.criteria), "choices": photo_choices(c),
+                "wants_photo": wants_photo and not done, "one_kind": one_kind,
                 "reason": states[c.code].reason if c.code in states else ""})
-        items.sort(key=lambda i: i["done"])  # stable: the referential's order otherwise
+        # Stable sorts: the referential's order otherwise.
+        # (a photo for one kind of photo is attached without asking: those lead).
+        items.sort(key=lambda i: (i["done"], not i["wants_photo"], not i["one_kind"]))
         blocks.append({"b": block, "competencies": items, "criteria": criteria,
-                       "done": all(i["done"] for i in items)})
-    blocks.sort(key=lambda b: b["done"])
+                       "done": all(i["done"] for i in items),
+                       "wants_photo": any(i["wants_photo"] for i in items)})
+    blocks.sort(key=lambda b: (b["done"], not b["wants_photo"]))
     return blocks
 
 

@@ -96,6 +96,7 @@ export async function enhanceCapture(form) {
   let saving = false;
   let offer = null; // the resume offer, while the tutor has not answered it
   let context = null; // the competency (<details>) of the criterion rated last
+  const picked = new Map(); // competency → the expected item last picked for a photo
   const lastKey = `carnet-last:${author ? author.id : 0}:${enrolment}`;
 
   if (!document.getElementById('form-errors')) {
@@ -314,6 +315,7 @@ export async function enhanceCapture(form) {
         button.dataset.target = choice.value;
         button.textContent = choice.label;
         button.addEventListener('click', () => {
+          picked.set(entry.competency, choice.value); // the next photo here follows it
           draftPhoto(entry, {target: choice.value});
           showTarget(entry);
         });
@@ -326,7 +328,7 @@ export async function enhanceCapture(form) {
   /** A photo follows the criterion rated last: its competency's expected evidence. */
   function aimAt(entry, competency) {
     entry.competency = competency ? competency.dataset.competency : null;
-    const target = automaticTarget(choicesOf(competency));
+    const target = automaticTarget(choicesOf(competency)) || picked.get(entry.competency);
     draftPhoto(entry, {target: target || '', competency: entry.competency});
     showTarget(entry);
   }
@@ -354,7 +356,9 @@ export async function enhanceCapture(form) {
       : (context ? context.dataset.competency : null),
     stored: stored || {id: newId(), draft: draftKey,
       blob: file, reduced: false, original: false, width: null, height: null,
-      target: automaticTarget(choicesOf(context)) || '', competency: context ? context.dataset.competency : null,
+      target: automaticTarget(choicesOf(context))
+        || (context && picked.get(context.dataset.competency)) || '',
+      competency: context ? context.dataset.competency : null,
       order: Date.now() + number, takenAt: new Date().toISOString()}};
     if (!stored) keep(outbox.putDraftPhoto(entry.stored)); // on disk before any decoding
     showTarget(entry);

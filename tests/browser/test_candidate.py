@@ -81,7 +81,7 @@ async def test_the_candidate_adds_a_photo_offline_tagged_in_one_tap(phone, serve
     await page.reload()
     block = await page.text_content("#bloc-BC02")
     assert "par le candidat" in block  # the photo shows under its evidence, marked as hers
-    assert "pièces débitées et usinées manquante" not in block
+    assert "« pièces débitées et usinées » manquante" not in block
 
 
 async def test_a_pdf_document_is_evidence_with_a_thumbnail(phone, server, tmp_path):

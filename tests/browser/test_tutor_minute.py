@@ -95,10 +95,13 @@ async def the_minute(page, small_photos) -> dict:
     taps = Taps(page)
     await taps.tap("a[data-observe]")
     await page.wait_for_selector("form[data-capture][data-enhanced=true]", state="attached")
-    # The first criterion on screen is one of the work in progress.
-    met = page.locator("fieldset.criterion label.choice-met").first
-    code = await met.evaluate("el => el.closest('[data-criterion]').dataset.criterion")
-    competency = await met.evaluate("el => el.closest('[data-competency]').dataset.competency")
+    # The first criterion of the work in progress whose competency expects one kind of
+    # photo (the form puts the competencies still missing a photo first).
+    competency = await page.evaluate("""() => [...document.querySelectorAll(
+        'details[data-competency][open]')].find((d) => JSON.parse(d.dataset.choices)
+        .filter((c) => c.kind === 'photo').length === 1).dataset.competency""")
+    code = await page.locator(f"[data-competency='{competency}'] [data-criterion]").first \
+        .get_attribute("data-criterion")
     await taps.tap(f"[data-criterion='{code}'] label.choice-met")
     assert await page.is_checked(f"input[name='rating-{code}'][value=met]")
     for path in small_photos[:2]:
@@ -142,8 +145,8 @@ async def assert_counts_as_evidence(page, server, rated: dict, before: dict) -> 
     assert after[(rated["competency"], label)] == before.get((rated["competency"], label), 0) + 2
     # What the candidate reads as missing no longer names it.
     await page.goto(f"/enrolments/{server.enrolment_id}")
-    text = await page.inner_text("main")
-    assert f"{label} manquante" not in text
+    text = await page.text_content("main")
+    assert f"« {label} »" in text and f"« {label} » manquante" not in text
 
 
 async def evidence_counts(page, server) -> dict:

@@ -180,6 +180,11 @@ class CountingProxy:
     def __init__(self, target_port: int):
         self.target_port, self.stats = target_port, Stats()
         self.port = 0
+        # "Down": the network is gone. Open connections are cut (what crossed stays
+        # counted) and new ones refused, as on a phone losing coverage; CDP's offline
+        # emulation alone lets a body in flight through.
+        self.down = False
+        self._open: set = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -194,6 +199,16 @@ class CountingProxy:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
+    def set_down(self, down: bool) -> None:
+        def apply() -> None:
+            self.down = down
+            if down:
+                for transport in list(self._open):
+                    transport.abort()
+                self._open.clear()
+
+        self._loop.call_soon_threadsafe(apply)
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._server = self._loop.run_until_complete(
@@ -204,11 +219,15 @@ class CountingProxy:
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter):
         self.stats.connections += 1
+        if self.down:
+            client_w.transport.abort()
+            return
         try:
             server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         except OSError:
             client_w.close()
             return
+        self._open.update((client_w.transport, server_w.transport))
         parser = _Parser(self.stats)
         responses = _ResponseParser(parser.mine)
 
@@ -235,4 +254,5 @@ class CountingProxy:
                     pass
 
         await asyncio.gather(pump(client_r, server_w, True), pump(server_r, client_w, False))
+        self._open.difference_update((client_w.transport, server_w.transport))
         parser.close()

@@ -1,18 +1,20 @@
 // Photos are downscaled on the phone before they are stored: at most 1600 px on
 // the long side, no metadata (no GPS), WebP where this browser's canvas encodes it
 // (the blob's type is checked: Safari before 17 and some others quietly return a
-// PNG for a type they cannot write), JPEG otherwise. 1600 px shows a weld, a cut or
-// a fixing at 100 % on a laptop; the qualities keep SSIM ≥ 0.97 against the
-// original at the same size while sending about a third of the bytes of the old
-// 2000 px q0.85 JPEG (bench/photo_quality.py). A worker does it where the browser
-// has OffscreenCanvas; otherwise a canvas on the page. Canvases never exceed iOS
+// PNG for a type they cannot write: iPhones get JPEG), JPEG otherwise. 1600 px
+// shows a weld, a cut or a fixing at 100 % on a laptop. Quality 0.7 is the lowest
+// measured setting that keeps the luma SSIM ≥ 0.97 against the original resized to
+// the same size on the bench's photo set, in both formats; WebP q0.7 sends 0.39× the
+// bytes of the old 2000 px q0.85 JPEG there, JPEG q0.7 0.50× (bench/photo_quality.py,
+// bench/README.md). A worker does it where the browser has OffscreenCanvas;
+// otherwise a canvas on the page. Canvases never exceed iOS
 // Safari's 16.7-megapixel limit. Every step has a time limit: a worker that does
 // not answer is dropped for the page, a page that cannot decode keeps the original,
 // so a photo is always ready, reduced or not, within a bounded time.
 
 export const MAX_SIDE = 1600;
 // [type, quality] tried in order; the first the browser really encodes wins.
-export const ENCODINGS = [['image/webp', 0.75], ['image/jpeg', 0.75]];
+export const ENCODINGS = [['image/webp', 0.7], ['image/jpeg', 0.7]];
 let encodings = ENCODINGS;
 const MAX_CANVAS_PIXELS = 16777216;
 // A 12-megapixel photo takes 1–3 s on an old phone. Exported so tests can shorten it.

@@ -24,5 +24,6 @@ def test_every_declared_dependency_is_pinned_in_the_lock_file():
             pinned[name.strip().lower().replace("_", "-")] = version.strip()
     missing = sorted(d for d in declared if d not in pinned)
     assert not missing, (f"not pinned in requirements.lock: {missing}; run "
-                         "uv pip compile pyproject.toml --extra test --extra bench -o requirements.lock "
+                         "uv pip compile pyproject.toml --extra test --extra bench "
+                         "-o requirements.lock "
                          "--python-version 3.11")

@@ -15,7 +15,7 @@ function makeCanvas(width, height) {
   throw new Error('OffscreenCanvas absent'); // iOS < 16.4: images.js uses the page
 }
 
-async function downscale(blob, maxSide, quality) {
+async function downscale(blob, maxSide, encodings) {
   // from-image applies the EXIF orientation; the re-encoded JPEG carries no metadata.
   const source = await createImageBitmap(blob, {imageOrientation: 'from-image'});
   const size = fit(source.width, source.height, maxSide);
@@ -24,14 +24,21 @@ async function downscale(blob, maxSide, quality) {
   context.imageSmoothingQuality = 'high';
   context.drawImage(source, 0, 0, size.width, size.height);
   source.close();
-  const out = await canvas.convertToBlob({type: 'image/jpeg', quality});
-  return {blob: out, ...size};
+  // The first encoding this browser really writes (a type it cannot write comes
+  // back as a PNG, which is then refused here).
+  for (const [type, quality] of encodings) {
+    try {
+      const out = await canvas.convertToBlob({type, quality});
+      if (out.type === type) return {blob: out, ...size};
+    } catch { /* try the next one */ }
+  }
+  throw new Error('encodage impossible');
 }
 
 self.onmessage = async (event) => {
-  const {id, blob, maxSide, quality} = event.data;
+  const {id, blob, maxSide, encodings} = event.data;
   try {
-    self.postMessage({id, ...(await downscale(blob, maxSide, quality))});
+    self.postMessage({id, ...(await downscale(blob, maxSide, encodings))});
   } catch (error) {
     self.postMessage({id, error: String(error && error.message || error)});
   }

@@ -171,12 +171,14 @@ async def current_identity(request: Request) -> Identity | None:
 
 
 # Session and person in one statement, read as plain rows (backend/sql.py says why).
+# tests/test_sql.py fails when a column of either table is missing here.
 SESSION_SQL = (
     'SELECT s."token_hash", s."person_id", s."created_at", s."last_seen_at", s."expires_at", '
     's."idle_seconds", s."revoked_at", p."id" AS "p_id", p."email" AS "p_email", '
     'p."full_name" AS "p_full_name", p."password_hash" AS "p_password_hash", '
     'p."is_active" AS "p_is_active", p."sessions_valid_after" AS "p_sessions_valid_after", '
-    'p."company_id" AS "p_company_id", p."created_at" AS "p_created_at" '
+    'p."company_id" AS "p_company_id", p."represents_company_id" AS '
+    '"p_represents_company_id", p."created_at" AS "p_created_at" '
     'FROM "login_session" s JOIN "person" p ON p."id" = s."person_id" '
     'WHERE s."token_hash" = ?')
 

@@ -8,7 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 from backend import sql
 from backend.auth import Identity
 from backend.domain.standing import standing_rows
-from backend.models import Decision, Dossier, Enrolment, HeldBlock, LoginSession, Person, Photo
+from backend.models import (
+    Decision,
+    Dossier,
+    Enrolment,
+    HeldBlock,
+    JurySession,
+    LoginSession,
+    Person,
+    Photo,
+)
 from backend.permissions import relation_to
 from tests import factories as f
 
@@ -66,9 +75,11 @@ async def test_photos_held_blocks_and_dossiers_come_back_typed_from_one_statemen
     await HeldBlock.create(enrolment=w.enrolment, block_code="BC01", decided_on=date(2025, 6, 2),
                            referential_version="2026-1")
     submitted, decided = (datetime(2026, 5, d, 14, tzinfo=UTC) for d in (4, 20))
+    # A decision counts once its session is closed (before, the block is at the jury).
+    await JurySession.filter(id=w.session.id).update(status="closed", closed_at=decided)
     decided_one = await Dossier.create(enrolment=w.enrolment, block_code="BC02", manifest={},
                                        manifest_sha256="4" * 64, submitted_by=w.tutor,
-                                       submitted_at=submitted)
+                                       submitted_at=submitted, session=w.session)
     await Decision.create(dossier=decided_one, outcome="validated", decided_by=w.tutor,
                           decided_at=decided, manifest_sha256="4" * 64)
     await Dossier.create(enrolment=w.enrolment, block_code="BC03", manifest={},

@@ -120,43 +120,44 @@ async def forgot_password(request: Request) -> Response:
                             "can_mail": bool(request.app.state.settings.smtp_url)})
 
 
-@allow(PUBLIC)
-async def reset_password(request: Request) -> Response:
+async def link_page(request: Request, purpose: str, template: str, use) -> Response:
+    """A mailed link's page: a dead link says so; the form's POST calls `use(token, form)`,
+    which returns the person the link was for, and the account's lock is lifted."""
     settings = request.app.state.settings
     token = request.path_params["token"]
     try:
-        await passwords.find_token(token, "reset", settings.secret_key, now(request))
+        await passwords.find_token(token, purpose, settings.secret_key, now(request))
     except CarnetError as exc:
-        return await render(request, "session/reset.html", {"error": exc.message,
-                                                            "invalid": True}, exc.status)
+        return await render(request, template, {"error": exc.message, "invalid": True},
+                            exc.status)
 
     async def action(form):
-        passwords.check_repeated(form.get("password"), form.get("password_again"))
-        person = await passwords.reset_password(token, str(form.get("password", "")),
-                                                settings.secret_key, now(request))
+        person = await use(token, form)
         await throttle.lift_account(person.email, client_address(request), login_limits(request))
-        return "/login?reset=1"
+        return f"/login?{purpose}=1"
 
-    return await form_page(request, "session/reset.html", action)
+    return await form_page(request, template, action)
+
+
+@allow(PUBLIC)
+async def reset_password(request: Request) -> Response:
+    async def use(token, form):
+        passwords.check_repeated(form.get("password"), form.get("password_again"))
+        return await passwords.reset_password(token, str(form.get("password", "")),
+                                              request.app.state.settings.secret_key,
+                                              now(request))
+
+    return await link_page(request, "reset", "session/reset.html", use)
 
 
 @allow(PUBLIC)
 async def unlock(request: Request) -> Response:
     """GET only shows a button: mail scanners follow links, they must not use them."""
-    settings = request.app.state.settings
-    token = request.path_params["token"]
-    try:
-        await passwords.find_token(token, "unlock", settings.secret_key, now(request))
-    except CarnetError as exc:
-        return await render(request, "session/unlock.html", {"error": exc.message,
-                                                             "invalid": True}, exc.status)
+    async def use(token, form):
+        return await passwords.use_unlock(token, request.app.state.settings.secret_key,
+                                          now(request))
 
-    async def action(form):
-        person = await passwords.use_unlock(token, settings.secret_key, now(request))
-        await throttle.lift_account(person.email, client_address(request), login_limits(request))
-        return "/login?unlocked=1"
-
-    return await form_page(request, "session/unlock.html", action)
+    return await link_page(request, "unlock", "session/unlock.html", use)
 
 
 routes = [

@@ -9,7 +9,7 @@ from tortoise.backends.base.config_generator import expand_db_url
 MODELS = ["backend.models"]
 MIGRATIONS = "backend.migrations"
 
-# Durability over speed: a 2xx promises the evidence is on disk (SECURITY.md).
+# Durability over speed: a 2xx promises the evidence is on disk (docs/security.md).
 SQLITE_PRAGMAS = {"journal_mode": "WAL", "synchronous": "FULL", "foreign_keys": "ON",
                   "busy_timeout": 10000}
 

@@ -138,7 +138,7 @@ def _is_limit(detail: str) -> bool:
 async def json_body(request: Request, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     """Parse a JSON object body, at most `limit` bytes (413 beyond, while streaming).
     `text/plain` is refused: it is the content type a cross-site form can send without
-    a CORS preflight (SECURITY.md)."""
+    a CORS preflight (docs/security.md)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
         raise UnsupportedMediaType("Le corps doit être du JSON (application/json).",

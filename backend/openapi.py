@@ -1,5 +1,5 @@
-"""The OpenAPI 3.1 document of `/api/v1`: the full description of the JSON API (DESIGN.md,
-"API contract"), served at `/api/v1/openapi.json`.
+"""The OpenAPI 3.1 document of `/api/v1`: the full description of the JSON API (docs/api.md
+is generated from it), served at `/api/v1/openapi.json`.
 
 `tests/test_openapi.py` checks that it lists exactly the router's `/api/v1` routes, that it
 is valid OpenAPI, and runs schemathesis over it against a real server. Request schemas say

@@ -1,6 +1,6 @@
 """Request overhead: progress JSON vs a one-query endpoint vs a bare endpoint.
 
-DESIGN.md bar: progress of a candidate with 300 observations ≥ 0.5× the req/s of a
+Bar: progress of a candidate with 300 observations ≥ 0.5× the req/s of a
 Starlette endpoint doing one primary-key ORM query (same database, same server
 settings); also reported against a bare JSON endpoint.
 

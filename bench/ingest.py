@@ -1,4 +1,4 @@
-"""Photo ingest vs Pillow's floor (DESIGN.md bar: ≤ 1.3×, 12 MP JPEG).
+"""Photo ingest vs Pillow's floor (bar: ≤ 1.3×, 12 MP JPEG).
 
 Server path (no HTTP): sha256 of the received bytes + `ingest_image` (validate,
 orient, strip, re-encode ≤ 2560 px q85, thumbnail 320 px) + the two

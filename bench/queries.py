@@ -1,4 +1,4 @@
-"""SQL statements per page at 10, 100 and 300 observations (DESIGN.md bar: flat).
+"""SQL statements per page at 10, 100 and 300 observations (bar: flat).
 
 In-process (the real app and its lifespan behind httpx's ASGITransport), SQLite
 file database seeded by `carnet seed` (one candidate per size), then one photo

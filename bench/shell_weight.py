@@ -1,6 +1,6 @@
 """App shell weight: bytes sent to the tutor's phone on a first and a repeat visit.
 
-DESIGN.md bar: app shell ≤ 60 KB compressed on first visit; repeat visits served
+Bar: app shell ≤ 60 KB compressed on first visit; repeat visits served
 from cache.
 
 Chromium (Playwright) talks to the real server (bench/bench_app.py under uvicorn)

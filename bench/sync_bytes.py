@@ -1,6 +1,6 @@
 """Sync bytes: the PWA's offline outbox after a flapping slow-3G uplink.
 
-DESIGN.md bar: queue 30 observations / 90 photos; after a flapping network,
+Bar: queue 30 observations / 90 photos; after a flapping network,
 bytes sent ≤ 1.1× the payload, 0 lost, 0 duplicated.
 
 - The real server (bench/bench_app.py under uvicorn, SQLite) behind a loopback
@@ -13,7 +13,7 @@ bytes sent ≤ 1.1× the payload, 0 lost, 0 duplicated.
 - Payload = the downscaled photos' bytes as queued + each observation's JSON body.
 - Then online, throttled through CDP `Network.emulateNetworkConditions` to a slow
   3G uplink (default: 50,000 B/s up, 50,000 B/s down, 400 ms latency, as in
-  RECIPES.md), going offline every --flap-every seconds for --flap-for seconds
+  bench/README.md), going offline every --flap-every seconds for --flap-for seconds
   (--flaps times) while the outbox drains. Bounded by --timeout.
 - Then the server's database: every queued UUID present (losses), no photo stored
   twice (same received bytes under two ids; a UUID cannot repeat) and no upload

@@ -1,5 +1,5 @@
-"""The OpenAPI document of /api/v1 (DESIGN.md "API contract", SECURITY.md "Robustness
-testing"): it lists exactly the router's API routes, it is valid OpenAPI 3.1, the app serves
+"""The OpenAPI document of /api/v1 (docs/api.md; docs/security.md,
+"Requests"): it lists exactly the router's API routes, it is valid OpenAPI 3.1, the app serves
 it, and schemathesis run over it against a real server (`carnet serve --demo` on a loopback
 port) gets no server error, and only documented answers: every 4xx is the one Error shape."""
 

@@ -29,31 +29,38 @@ def check_params(params: dict) -> None:
         raise ValueError(f"a notice carries no {sorted(extra)}")
 
 
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated when used (`text`)."""
+    return message
+
+
+# event -> (subject, one-line summary), both filled with the notice's params.
+TEXTS = {
+    "block.ready": (N_("Bloc %(block)s prêt pour le jury"),
+                    N_("Le bloc %(block)s de %(candidate)s est prêt à être présenté au jury.")),
+    "dossier.presented": (N_("Dossier présenté : %(candidate)s, %(block)s"),
+                          N_("Le dossier du bloc %(block)s de %(candidate)s a été présenté au "
+                             "jury et attend une session.")),
+    "dossier.assigned": (N_("Convocation au jury du %(date)s"),
+                         N_("Vous examinerez le dossier du bloc %(block)s de %(candidate)s à la "
+                            "session du %(date)s.")),
+    "decision.published": (N_("Décision du jury : bloc %(block)s"),
+                           N_("Le jury a rendu sa décision pour le bloc %(block)s de "
+                              "%(candidate)s : %(outcome)s.")),
+    "appeal.lodged": (N_("Recours : %(candidate)s, %(block)s"),
+                      N_("%(candidate)s a formé un recours sur la décision du bloc %(block)s.")),
+    "block.expiring": (N_("Le bloc %(block)s expire le %(date)s"),
+                       N_("La validation du bloc %(block)s expire le %(date)s : après cette "
+                          "date, il ne compte plus pour le certificat.")),
+}
+
+
 def text(event: str, params: dict) -> Text:
+    if event not in TEXTS:
+        raise ValueError(f"unknown notice event {event!r}")
     p = {k: str(v) for k, v in params.items()}
-    if event == "block.ready":
-        return Text(_("Bloc %(block)s prêt pour le jury") % p,
-                    _("Le bloc %(block)s de %(candidate)s est prêt à être présenté au jury.") % p)
-    if event == "dossier.presented":
-        return Text(_("Dossier présenté : %(candidate)s, %(block)s") % p,
-                    _("Le dossier du bloc %(block)s de %(candidate)s a été présenté au jury "
-                      "et attend une session.") % p)
-    if event == "dossier.assigned":
-        return Text(_("Convocation au jury du %(date)s") % p,
-                    _("Vous examinerez le dossier du bloc %(block)s de %(candidate)s à la "
-                      "session du %(date)s.") % p)
-    if event == "decision.published":
-        return Text(_("Décision du jury : bloc %(block)s") % p,
-                    _("Le jury a rendu sa décision pour le bloc %(block)s de %(candidate)s : "
-                      "%(outcome)s.") % p)
-    if event == "appeal.lodged":
-        return Text(_("Recours : %(candidate)s, %(block)s") % p,
-                    _("%(candidate)s a formé un recours sur la décision du bloc %(block)s.") % p)
-    if event == "block.expiring":
-        return Text(_("Le bloc %(block)s expire le %(date)s") % p,
-                    _("La validation du bloc %(block)s expire le %(date)s : après cette date, "
-                      "il ne compte plus pour le certificat.") % p)
-    raise ValueError(f"unknown notice event {event!r}")
+    subject, line = TEXTS[event]
+    return Text(_(subject) % p, _(line) % p)
 
 
 def digest_subject(count: int) -> str:

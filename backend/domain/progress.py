@@ -1,8 +1,9 @@
 """Progress of an enrolment towards its certificate, with the reason for every state.
 
 Pure: plain records in, frozen dataclasses out; no ORM, no await, no I/O. The rules are
-DESIGN.md "Rules engine" with the thresholds of the enrolment's referential. The result never
-depends on the order of the inputs: every "latest" is a maximum over a total key.
+those of assessments/README.md ("rules"), with the thresholds of the enrolment's
+referential. The result never depends on the order of the inputs: every "latest" is a
+maximum over a total key.
 
 Records naming a criterion, competency, evidence label or block that the referential does not
 have are ignored: they belong to another version, which `map_to_version` carries over

@@ -26,7 +26,7 @@ REGISTER_KINDS = ("transmitted", "rncp", "rs")
 
 @dataclass(frozen=True)
 class Rules:
-    """Thresholds of the rules engine (DESIGN.md "Rules engine" defaults)."""
+    """Thresholds of the rules engine (defaults: assessments/README.md, "rules")."""
 
     criterion_min_met: int = 2
     criterion_min_days: int = 2

@@ -5,7 +5,7 @@ whatever the number of observations (observations, photos, held blocks, dossiers
 decision), rows read as plain values: building hundreds of model instances would cost more
 than the rules themselves.
 
-What counts (DESIGN.md "Domain model"):
+What counts (docs/domain.md):
 - a superseded observation is kept but never counts, only the row correcting it;
 - ratings count from production observations by a tutor (candidates only write reflections);
 - a photo counts as expected evidence when a counting observation cites it with a competency

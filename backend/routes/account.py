@@ -20,7 +20,7 @@ from backend.auth import current_identity, now, open_session, set_session_cookie
 from backend.domain import accounts, passwords, throttle
 from backend.errors import CarnetError
 from backend.http import read_form
-from backend.models import Person
+from backend.models import EMAIL_LENGTH, Person
 from backend.pages import render
 
 log = logging.getLogger("carnet")
@@ -109,7 +109,7 @@ async def change_password(request: Request) -> Response:
 async def forgot_password(request: Request) -> Response:
     async def action(form):
         email = accounts.normalise_email(str(form.get("email", "")))
-        person = await Person.get_or_none(email=email) if len(email) <= 254 else None
+        person = await Person.get_or_none(email=email) if len(email) <= EMAIL_LENGTH else None
         if person is not None and person.is_active:
             await mail_link(request, person, "reset")
         # The same answer whether the account exists or not.

@@ -1,4 +1,4 @@
-"""Photos and observations: the sync API of the PWA (DESIGN.md, sync protocol)."""
+"""Photos and observations: the sync API of the PWA (docs/api.md, "The sync protocol")."""
 
 from __future__ import annotations
 

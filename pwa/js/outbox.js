@@ -1,5 +1,5 @@
 // The outbox: every observation and photo the tutor saved, kept in IndexedDB
-// until the server has confirmed it (DESIGN.md, sync protocol). Items leave only
+// until the server has confirmed it (docs/api.md, "The sync protocol"). Items leave only
 // through deleteObservation/deletePhoto, called by sync.js after a confirming 2xx,
 // or by an explicit decision of the tutor. Nothing here expires.
 // Drafts: the capture form as it is being filled, each photo written as soon as it

@@ -1,4 +1,4 @@
-// Sends the outbox to the server (DESIGN.md, sync protocol): photos first, with
+// Sends the outbox to the server (docs/api.md, "The sync protocol"): photos first, with
 // their Content-Digest, then the observation. An item leaves the outbox only
 // after a 2xx whose hash matches ours. One sync at a time across tabs (a Web
 // Lock); retries back off with jitter; nothing is ever dropped for age.

@@ -1,4 +1,4 @@
-"""Progress rules (DESIGN.md "Rules engine") over literal referentials and records."""
+"""Progress rules (assessments/README.md, "rules") over literal referentials and records."""
 
 import json
 from dataclasses import replace
